@@ -1,0 +1,203 @@
+//! The `steptalk` binary: parse arguments, set up logging, call the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use steptalk::outbound::Rewrite;
+
+#[derive(Parser)]
+#[command(
+    name = "steptalk",
+    version,
+    about = "Run BotTalk-style YAML scenarios as an Alexa skill"
+)]
+struct Cli {
+    /// Log format.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "STEPTALK_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve scenarios as an Alexa skill endpoint.
+    Serve {
+        /// Scenario folders (default: every folder under `scenarios/`).
+        dirs: Vec<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:3000", env = "STEPTALK_LISTEN")]
+        listen: SocketAddr,
+        /// Where user variables live: sqlite://PATH, memory://, redis://…, postgres://…
+        #[arg(long, default_value = "sqlite://steptalk.db", env = "STEPTALK_STORE")]
+        store: String,
+        /// Accepted Alexa application id (repeatable; default: any).
+        #[arg(long = "skill-id", env = "STEPTALK_SKILL_ID", value_delimiter = ',')]
+        skill_ids: Vec<String>,
+        /// Accept unsigned requests (local clients only).
+        #[arg(long, env = "STEPTALK_INSECURE_SKIP_VERIFY")]
+        insecure_skip_verify: bool,
+        /// Send outbound calls whose URL starts with PREFIX to REPLACEMENT instead.
+        #[arg(
+            long = "rewrite-outbound",
+            value_name = "PREFIX=REPLACEMENT",
+            env = "STEPTALK_REWRITE_OUTBOUND",
+            value_delimiter = ' '
+        )]
+        rewrites: Vec<Rewrite>,
+    },
+    /// Load and validate scenarios; exit 1 on errors.
+    Check {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+    },
+    /// Run the scenarios' `tests:`.
+    Test {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Seed for `random()`, reprompt picks and slot filling.
+        #[arg(long, default_value_t = 0, env = "STEPTALK_SEED")]
+        seed: u64,
+        /// Pin the clock (RFC 3339).
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(
+            long = "rewrite-outbound",
+            value_name = "PREFIX=REPLACEMENT",
+            env = "STEPTALK_REWRITE_OUTBOUND",
+            value_delimiter = ' '
+        )]
+        rewrites: Vec<Rewrite>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<u8> {
+    let mut stdout = std::io::stdout();
+    let code = match command {
+        Command::Check { dirs, format } => {
+            use steptalk::tools::check::{CheckOptions, Format};
+            let format = match format {
+                CheckFormat::Text => Format::Text,
+                CheckFormat::Json => Format::Json,
+            };
+            let color = std::io::IsTerminal::is_terminal(&stdout);
+            let options = CheckOptions {
+                dirs,
+                format,
+                color,
+            };
+            steptalk::tools::check::run(&options, &mut stdout).context("running check")?
+        }
+        Command::Test {
+            dirs,
+            seed,
+            now,
+            rewrites,
+        } => {
+            let options = steptalk::testing::TestOptions {
+                dirs,
+                seed,
+                now,
+                rewrites,
+            };
+            runtime()?
+                .block_on(steptalk::testing::run(&options, &mut stdout))
+                .context("running tests")?
+        }
+        Command::Serve {
+            dirs,
+            listen,
+            store,
+            skill_ids,
+            insecure_skip_verify,
+            rewrites,
+        } => {
+            let dirs = if dirs.is_empty() {
+                default_scenario_dirs()?
+            } else {
+                dirs
+            };
+            let options = steptalk::server::ServeOptions {
+                dirs,
+                listen,
+                store_url: store,
+                skill_ids,
+                insecure_skip_verify,
+                rewrites,
+            };
+            runtime()?
+                .block_on(steptalk::server::run(options))
+                .context("serving")?;
+            0
+        }
+    };
+    Ok(u8::try_from(code).unwrap_or(2))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Every folder under `scenarios/`, sorted.
+fn default_scenario_dirs() -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for entry in
+        std::fs::read_dir("scenarios").context("reading scenarios/ (or name scenario folders)")?
+    {
+        let path = entry?.path();
+        if path.is_dir() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,3 @@
+//! Author tools beyond serving: `check` (and later chat, export, graph).
+
+pub mod check;
