@@ -309,10 +309,8 @@ impl<'a> Lexer<'a> {
                 };
                 match brackets.pop() {
                     Some((open, _)) if open == want => {}
-                    Some((open, at)) => {
-                        let _ = at;
-                        return err(start, format!("unclosed \"{open}\""));
-                    }
+                    // Point at the bracket left open, as rustc does.
+                    Some((open, at)) => return err(at, format!("unclosed \"{open}\"")),
                     None => return err(start, format!("unexpected \"{c}\"")),
                 }
             } else if !"?:.,|=".contains(c) {
