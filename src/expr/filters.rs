@@ -284,7 +284,7 @@ fn replace(v: MV, map: MV) -> Result<MV, Error> {
         .map(|(k, v)| (php::to_str(k), php::to_str(v)))
         .filter(|(k, _)| !k.is_empty())
         .collect();
-    pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     let mut out = String::new();
     let mut rest = s.as_str();
     'outer: while !rest.is_empty() {

@@ -442,7 +442,7 @@ pub fn php_loose_eq(rendered: &str, is_equal: &serde_json::Value) -> bool {
     use serde_json::Value as J;
     match is_equal {
         J::Null => rendered.is_empty(),
-        J::Bool(b) => !(rendered.is_empty() || rendered == "0") == *b,
+        J::Bool(b) => (!rendered.is_empty() && rendered != "0") == *b,
         J::Number(n) => match (php::numeric_str(rendered), n.as_i64()) {
             (Some(php::Num::I(x)), Some(y)) => x == y,
             (Some(x), _) => n.as_f64().is_some_and(|y| x.to_f64() == y),

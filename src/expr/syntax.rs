@@ -496,8 +496,7 @@ impl Parser<'_> {
 
     fn expression(&mut self, min: u32) -> Result<Ex, SyntaxError> {
         let mut expr = self.primary()?;
-        loop {
-            let Tok::Op(op) = *self.peek() else { break };
+        while let Tok::Op(op) = *self.peek() {
             let Some((bin, prec, right)) = binary(op) else {
                 break;
             };
