@@ -11,7 +11,7 @@ use rand::Rng as _;
 
 use super::date;
 use super::php::{self, invalid, Num};
-use super::runtime::{scope, with_rng, Range, MAX_RANGE};
+use super::runtime::{check_size, check_string, scope, with_rng, Range, MAX_ITEMS, MAX_RANGE};
 
 type Map = indexmap::IndexMap<MV, MV>;
 
@@ -252,12 +252,21 @@ fn first_last(v: &MV, last: bool) -> MV {
     MV::UNDEFINED
 }
 
-fn join(v: MV, glue: Option<MV>, and: Option<MV>) -> MV {
+fn join(v: MV, glue: Option<MV>, and: Option<MV>) -> Result<MV, Error> {
     if !php::is_array(&v) {
-        return MV::from("");
+        return Ok(MV::from(""));
     }
     let glue = str_arg(&glue, "");
-    let items: Vec<String> = php::list_items(&v).iter().map(php::to_str).collect();
+    let mut total = 0;
+    let mut items: Vec<String> = Vec::new();
+    for item in php::list_items(&v) {
+        let text = php::to_str(&item);
+        total += text.len() + glue.len();
+        if total > super::runtime::MAX_STRING {
+            return check_string("x".repeat(total));
+        }
+        items.push(text);
+    }
     let mut out = String::new();
     match opt(&and).map(php::to_str) {
         Some(and) if items.len() > 1 => {
@@ -267,7 +276,7 @@ fn join(v: MV, glue: Option<MV>, and: Option<MV>) -> MV {
         }
         _ => out = items.join(&glue),
     }
-    MV::from(out)
+    check_string(out)
 }
 
 /// PHP's `strtr($s, $map)`: longest keys first, each position replaced once.
@@ -288,6 +297,9 @@ fn replace(v: MV, map: MV) -> Result<MV, Error> {
     let mut out = String::new();
     let mut rest = s.as_str();
     'outer: while !rest.is_empty() {
+        if out.len() > super::runtime::MAX_STRING {
+            return check_string(out);
+        }
         for (from, to) in &pairs {
             if let Some(after) = rest.strip_prefix(from.as_str()) {
                 out.push_str(to);
@@ -299,7 +311,7 @@ fn replace(v: MV, map: MV) -> Result<MV, Error> {
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    Ok(MV::from(out))
+    check_string(out)
 }
 
 fn url_encode_str(s: &str, out: &mut String) {
@@ -440,7 +452,9 @@ fn merge(a: MV, b: MV) -> Result<MV, Error> {
             out.push((k, v));
         }
     }
-    Ok(array_from_pairs(out))
+    let out = array_from_pairs(out);
+    check_size(&out)?;
+    Ok(out)
 }
 
 fn slice(v: MV, start: MV, len: Option<MV>, preserve: Option<MV>) -> MV {
@@ -722,6 +736,9 @@ fn sprintf(fmt: &str, args: &[MV]) -> Result<String, Error> {
             other => return Err(invalid(format!("unknown format specifier \"{other}\""))),
         };
         let width: usize = width.parse().unwrap_or(0);
+        if width > super::runtime::MAX_STRING {
+            return Err(invalid("format width too large"));
+        }
         let pad = width.saturating_sub(body.chars().count());
         if flags.contains('-') {
             out.push_str(&body);
@@ -746,6 +763,9 @@ fn batch(v: MV, size: MV, fill: Option<MV>) -> Result<MV, Error> {
     let size = php::num_of(&size).map_or(1, |n| n.to_f64().ceil() as i64);
     if size < 1 {
         return Err(invalid("batch size must be greater than 0"));
+    }
+    if size as usize > MAX_ITEMS {
+        return Err(invalid(format!("batch size over {MAX_ITEMS}")));
     }
     let items = php::list_items(&v);
     let mut out = Vec::new();
@@ -966,7 +986,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_function("__f_first", |v: MV| first_last(&v, false));
     env.add_function("__f_last", |v: MV| first_last(&v, true));
     env.add_function("__f_format", |v: MV, args: Rest<MV>| {
-        sprintf(&php::to_str(&v), &args.0).map(MV::from)
+        sprintf(&php::to_str(&v), &args.0).and_then(check_string)
     });
     env.add_function("__f_join", join);
     env.add_function("__f_json_encode", |v: MV, _flags: Option<MV>| {

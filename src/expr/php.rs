@@ -317,6 +317,7 @@ pub(crate) fn arith(op: &str, a: &MV, b: &MV) -> Result<MV, Error> {
     if op == "+" && is_array(a) && is_array(b) {
         let mut items: Vec<MV> = list_items(a);
         let extra = list_items(b);
+        // (Union never grows past the longer operand, so no size check.)
         if extra.len() > items.len() {
             items.extend(extra.into_iter().skip(items.len()));
         }

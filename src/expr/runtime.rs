@@ -88,9 +88,61 @@ pub(crate) struct Range {
     pub len: usize,
 }
 
-/// Ranges longer than this stop the evaluation as out of fuel (PHP would run
-/// out of memory long before).
-pub(crate) const MAX_RANGE: usize = 10_000_000;
+/// Ranges longer than this stop the evaluation as out of fuel: a loop over
+/// them would run out of fuel anyway, and a filter over them would not.
+pub(crate) const MAX_RANGE: usize = 100_000;
+
+/// Fuel counts instructions, not memory: `{% set s = s ~ s %}` in a loop
+/// doubles a string each step. Values that can feed back into themselves
+/// (`{% set %}`) and the operations that grow strings or lists are capped,
+/// as PHP's `memory_limit` caps Twig.
+pub(crate) const MAX_STRING: usize = 1 << 20;
+
+/// The most items (counted through nested lists and maps) a `{% set %}` value
+/// or a list built by a filter may hold.
+pub(crate) const MAX_ITEMS: usize = 100_000;
+
+/// Fails when `s` is longer than [`MAX_STRING`].
+pub(crate) fn check_string(s: String) -> Result<MV, Error> {
+    if s.len() > MAX_STRING {
+        return Err(invalid(format!(
+            "a string grew over {} bytes (a runaway template?)",
+            MAX_STRING
+        )));
+    }
+    Ok(MV::from(s))
+}
+
+/// Fails when `v` (walked through nested lists and maps, shared parts counted
+/// each time) is larger than [`MAX_ITEMS`] items or holds an over-long string.
+pub(crate) fn check_size(v: &MV) -> Result<(), Error> {
+    fn walk(v: &MV, budget: &mut usize) -> bool {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        if let Some(s) = v.as_str() {
+            return s.len() <= MAX_STRING;
+        }
+        match v.kind() {
+            ValueKind::Seq | ValueKind::Map => {
+                if v.len().unwrap_or(0) > *budget {
+                    return false;
+                }
+                php::map_pairs(v).iter().all(|(_, item)| walk(item, budget))
+            }
+            _ => true,
+        }
+    }
+    let mut budget = MAX_ITEMS;
+    if walk(v, &mut budget) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "a value grew over {MAX_ITEMS} items or {MAX_STRING} bytes (a runaway template?)"
+        )))
+    }
+}
 
 impl Object for Range {
     fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
@@ -157,12 +209,13 @@ fn base_env() -> Environment<'static> {
     });
     env.add_function("__namespace", || MV::from_object(Namespace::default()));
     env.add_function("__setns", |ns: MV, name: String, value: MV| {
+        check_size(&value)?;
         if let Some(ns) = ns.downcast_object_ref::<Namespace>() {
             ns.0.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(name, value);
         }
-        MV::UNDEFINED
+        Ok::<MV, Error>(MV::UNDEFINED)
     });
     env.add_function("__lv", |state: &State, ns: MV, name: String| {
         if let Some(v) = ns.downcast_object_ref::<Namespace>().and_then(|ns| {
@@ -244,8 +297,11 @@ fn base_env() -> Environment<'static> {
         let mut s = String::new();
         for a in &args.0 {
             php::write_str(a, &mut s);
+            if s.len() > MAX_STRING {
+                break;
+            }
         }
-        MV::from(s)
+        check_string(s)
     });
     env.add_function("__eq", |a: MV, b: MV| php::loose_eq(&a, &b));
     env.add_function("__ne", |a: MV, b: MV| !php::loose_eq(&a, &b));
