@@ -382,13 +382,13 @@ pub fn to_ssml(text: &str) -> String {
     while let Some(pos) = rest.find(['&', '<']) {
         out.push_str(&rest[..pos]);
         let tail = &rest[pos..];
-        if tail.starts_with('&') {
+        if let Some(after) = tail.strip_prefix('&') {
             if char_reference_len(tail).is_some() {
                 out.push('&');
             } else {
                 out.push_str("&amp;");
             }
-            rest = &tail[1..];
+            rest = after;
         } else if let Some(len) = speak_tag_len(tail) {
             rest = &tail[len..];
         } else {
