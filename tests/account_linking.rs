@@ -154,6 +154,8 @@ async fn account_linking_over_http() {
 
     // After the linked turns, no stored record holds a token.
     drop(server);
+    let stored = sqlite_text_containing(&db_path, lwa::EMAIL);
+    assert!(!stored.is_empty(), "the linked turn's variables were not stored");
     let leaked = sqlite_text_containing(&db_path, "Atza|");
     assert!(leaked.is_empty(), "tokens found in the store: {leaked:?}");
 }
