@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use steptalk::store::{with_user, Store, StoreError, StoreOptions, UserKey, Vars, WithUserError};
-use support::{closed_port, Backend, Proxy};
+use support::{closed_port, silent_server, Backend, Proxy};
 
 /// Each case as a test function in a module per backend.
 macro_rules! suite {
@@ -51,6 +51,14 @@ fn options() -> StoreOptions {
     StoreOptions {
         lock_ttl: Duration::from_millis(500),
         ..StoreOptions::default()
+    }
+}
+
+/// Options with a short backend timeout, for the "backend hangs" cases.
+fn quick() -> StoreOptions {
+    StoreOptions {
+        timeout: Duration::from_millis(300),
+        ..options()
     }
 }
 
@@ -315,6 +323,16 @@ async fn unavailable_then_recovery(backend: &Backend) {
             std::fs::create_dir(&dir).unwrap();
             assert_recovers(store.as_ref(), &user).await;
             store.save(&user, &vars(json!({"ok": 1})), 0).await.unwrap();
+
+            // Another process holds the write lock and never lets go: writes
+            // give up after the timeout, reads (WAL) still work.
+            let store = steptalk::store::open(&url, quick()).await.unwrap();
+            let blocker = rusqlite::Connection::open(dir.join("store.db")).unwrap();
+            blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+            assert_unavailable("save", store.save(&user, &Vars::new(), 1)).await;
+            assert_eq!(store.load(&user).await.unwrap().version, 1);
+            blocker.execute_batch("COMMIT").unwrap();
+            store.save(&user, &Vars::new(), 1).await.unwrap();
         }
         _ => {
             // Nothing listens: fails fast.
@@ -323,6 +341,12 @@ async fn unavailable_then_recovery(backend: &Backend) {
             let store = steptalk::store::open(url.as_str(), options())
                 .await
                 .unwrap();
+            assert_down(store.as_ref(), &user).await;
+
+            // Something listens but never answers: fails after the timeout.
+            let (port, _silent) = silent_server().await;
+            url.set_port(Some(port)).unwrap();
+            let store = steptalk::store::open(url.as_str(), quick()).await.unwrap();
             assert_down(store.as_ref(), &user).await;
 
             // A real server behind a proxy that goes away and comes back.

@@ -104,11 +104,14 @@ impl RedisStore {
         if let Some(conn) = &*slot {
             return Ok(conn.clone());
         }
-        let timeout = self.options.connect_timeout;
+        let timeout = self.options.timeout;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
             .set_response_timeout(timeout)
-            .set_number_of_retries(1);
+            // No retries with back-off inside the manager (its minimum delay
+            // is a second): a failed attempt fails this operation at once and
+            // the next operation tries again.
+            .set_number_of_retries(0);
         let conn = ConnectionManager::new_with_config(self.client.clone(), config)
             .await
             .map_err(error)?;

@@ -175,3 +175,17 @@ impl Proxy {
         }
     }
 }
+
+/// A loopback server that accepts connections and never answers, like a
+/// backend that hangs. Returns its port; it lives as long as the returned task.
+pub async fn silent_server() -> (u16, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
