@@ -15,7 +15,7 @@ pub struct Backend {
     pub url: String,
     /// For `memory://`, the one instance every `open` returns: two separate
     /// memory stores share nothing, so "two instances" means one here.
-    memory: Mutex<Option<Arc<dyn Store>>>,
+    memory: tokio::sync::Mutex<Option<Arc<dyn Store>>>,
     /// Keeps the SQLite directory alive for the test.
     pub dir: tempfile::TempDir,
 }
@@ -53,7 +53,7 @@ impl Backend {
         Some(Backend {
             name,
             url,
-            memory: Mutex::new(None),
+            memory: tokio::sync::Mutex::new(None),
             dir,
         })
     }
@@ -61,7 +61,7 @@ impl Backend {
     /// A store instance on this backend's namespace.
     pub async fn open(&self, options: StoreOptions) -> Arc<dyn Store> {
         if self.name == "memory" {
-            let mut memory = self.memory.lock().unwrap();
+            let mut memory = self.memory.lock().await;
             if let Some(store) = &*memory {
                 return store.clone();
             }
