@@ -175,7 +175,7 @@ pub trait Store: Send + Sync {
 ///
 /// - `memory://`: in-process, lost at exit;
 /// - `sqlite://PATH` (`sqlite://steptalk.db`, `sqlite:///var/lib/steptalk.db`);
-/// - `redis://HOST[:PORT][/DB][?prefix=P]` (also `rediss://`);
+/// - `redis://HOST[:PORT][/DB][?prefix=P]`;
 /// - `postgres://USER@HOST[:PORT]/DB[?schema=S]` (also `postgresql://`).
 ///
 /// A backend that is down when the store is opened does not make `open` fail:
