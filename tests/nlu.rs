@@ -50,14 +50,13 @@ fn round_trip(scenario: &Scenario) -> (String, Vec<String>) {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            writeln!(
-                report,
+            let line = format!(
                 "{:<20} {said:?} -> {} {}",
                 intent.name,
                 parsed.intent,
                 slots.join(" ")
-            )
-            .unwrap();
+            );
+            writeln!(report, "{}", line.trim_end()).unwrap();
             if parsed.intent != intent.name {
                 strays.push(format!("{said:?} is {} not {}", parsed.intent, intent.name));
             }
