@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::engine::{Engine, EngineConfig};
 use crate::nlu::Matcher;
+use crate::outbound::HttpOutbound;
 use crate::scenario::Scenario;
 use runner::{Failure, Outcome, ScenarioRun};
 
@@ -47,8 +48,9 @@ pub async fn run(options: &TestOptions, out: &mut (dyn Write + Send)) -> std::io
         None => "wall clock".to_string(),
     };
     writeln!(out, "seed {}, clock {clock}", options.seed)?;
+    let outbound = HttpOutbound::new(options.rewrites.clone()).map_err(std::io::Error::other)?;
     let engine = Engine {
-        outbound: outbound(&options.rewrites),
+        outbound: Arc::new(outbound),
         config: EngineConfig::default(),
     };
     let mut summary = Summary::default();
@@ -149,33 +151,51 @@ fn folder_name(dir: &Path) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
-/// Loads a scenario folder, or returns its rendered diagnostics.
-// FIXME: call the loader (`crate::scenario::load`) and its renderer once they
-// are merged; until then no folder loads.
+/// Loads a scenario folder, or returns its rendered errors.
 fn load(dir: &Path) -> Result<Scenario, String> {
-    Err(format!(
-        "{}: error: the scenario loader is not available yet\n",
-        dir.display()
-    ))
-}
-
-/// The engine's door to the network for tests, with `--rewrite-outbound`.
-// FIXME: use the engine's real outbound client from `crate::outbound` once merged.
-fn outbound(rewrites: &[crate::outbound::Rewrite]) -> Arc<dyn crate::engine::Outbound> {
-    let _ = rewrites;
-    Arc::new(Offline)
-}
-
-struct Offline;
-
-#[async_trait::async_trait]
-impl crate::engine::Outbound for Offline {
-    async fn send(
-        &self,
-        _req: crate::engine::OutboundRequest,
-    ) -> Result<crate::engine::OutboundResponse, crate::engine::OutboundError> {
-        Err(crate::engine::OutboundError::Other(
-            "outbound HTTP is not available yet".into(),
-        ))
+    let loaded = crate::scenario::load(dir);
+    if let Some(scenario) = loaded.scenario {
+        return Ok(scenario);
     }
+    let mut rendered = String::new();
+    for diagnostic in loaded.diagnostics.iter().filter(|d| d.is_error()) {
+        rendered.push_str(&render(diagnostic, &loaded.sources));
+        rendered.push('\n');
+    }
+    Err(rendered)
+}
+
+/// One diagnostic as `file:line:col: error[code]: message` plus its source line.
+// FIXME: switch to the loader's shared renderer (`crate::diagnostic::render`)
+// once it is merged, so `test` prints errors exactly as `check` does.
+fn render(
+    diagnostic: &crate::diagnostic::Diagnostic,
+    sources: &crate::diagnostic::SourceMap,
+) -> String {
+    let severity = match diagnostic.severity {
+        crate::diagnostic::Severity::Error => "error",
+        crate::diagnostic::Severity::Warning => "warning",
+        crate::diagnostic::Severity::Note => "note",
+    };
+    let head = format!("{severity}[{}]: {}", diagnostic.code, diagnostic.message);
+    let mut text = match (&diagnostic.span, &diagnostic.path) {
+        (Some(span), _) => {
+            let mut text = format!(
+                "{}:{}:{}: {head}",
+                sources.path(span.file).display(),
+                span.start.line,
+                span.start.col
+            );
+            if let Some(line) = sources.line(span.file, span.start.line) {
+                text.push_str(&format!("\n  | {line}"));
+            }
+            text
+        }
+        (None, Some(path)) => format!("{}: {head}", path.display()),
+        (None, None) => head,
+    };
+    if let Some(help) = &diagnostic.help {
+        text.push_str(&format!("\n  = help: {help}"));
+    }
+    text
 }
