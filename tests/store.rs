@@ -369,3 +369,56 @@ async fn unavailable_then_recovery(backend: &Backend) {
         }
     }
 }
+
+/// Store operations show up in the metrics the server exports.
+#[test]
+fn operations_are_metered() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    // One thread, so every metric is recorded where the local recorder is set.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let store = steptalk::store::open("memory://", StoreOptions::default())
+                .await
+                .unwrap();
+            let user = key("metered");
+            store.load(&user).await.unwrap();
+            store.save(&user, &Vars::new(), 0).await.unwrap();
+            let _ = store.save(&user, &Vars::new(), 0).await;
+            let lock = store.lock(&user, Duration::ZERO).await.unwrap();
+            lock.release().await.unwrap();
+        })
+    });
+    let text = handle.render();
+    for line in [
+        r#"steptalk_store_seconds_count{backend="memory",op="load"} 1"#,
+        r#"steptalk_store_seconds_count{backend="memory",op="save"} 2"#,
+        r#"steptalk_store_seconds_count{backend="memory",op="lock"} 1"#,
+        r#"steptalk_store_seconds_count{backend="memory",op="release"} 1"#,
+        r#"steptalk_store_errors_total{backend="memory",op="save",kind="conflict"} 1"#,
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+}
+
+/// Only the four URL forms are accepted; a typo fails at start-up.
+#[tokio::test]
+async fn bad_urls_are_rejected() {
+    for url in [
+        "",
+        "steptalk.db",
+        "mysql://localhost/db",
+        "sqlite://",
+        "postgres://postgres@127.0.0.1/test?schema=Bad-Name",
+    ] {
+        let result = steptalk::store::open(url, StoreOptions::default()).await;
+        assert!(
+            matches!(result, Err(StoreError::Url(..))),
+            "{url}: {result:?}"
+        );
+    }
+}

@@ -48,8 +48,7 @@ pub(crate) fn map_pos(
     if matches!(first, Some('\'') | Some('"')) {
         // Quoted: exact when single-line and nothing before the column was escaped.
         let n = col as usize - 1;
-        let exact = !value.contains('\n')
-            && raw.chars().skip(1).take(n).eq(value.chars().take(n));
+        let exact = !value.contains('\n') && raw.chars().skip(1).take(n).eq(value.chars().take(n));
         return if exact && line == 1 {
             (point(node.line, node.col + col), None)
         } else {

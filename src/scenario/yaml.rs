@@ -76,12 +76,7 @@ impl Value {
             Value::Map(entries) => serde_json::Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.value.scalar_text().unwrap_or_default(),
-                            v.value.to_json(),
-                        )
-                    })
+                    .map(|(k, v)| (k.value.scalar_text().unwrap_or_default(), v.value.to_json()))
                     .collect(),
             ),
         }

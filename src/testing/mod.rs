@@ -66,7 +66,11 @@ pub async fn run(options: &TestOptions, out: &mut (dyn Write + Send)) -> std::io
             }
         }
     }
-    writeln!(out, "\n{} passed, {} failed", summary.passed, summary.failed)?;
+    writeln!(
+        out,
+        "\n{} passed, {} failed",
+        summary.passed, summary.failed
+    )?;
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }
 
