@@ -20,7 +20,7 @@ macro_rules! suite {
             suite!(@cases $backend:
                 roundtrip, version_conflict, lock_exclusion, lock_handover, lock_expiry,
                 size_limit, concurrent_increments, failed_turn_saves_nothing,
-                lost_race_reruns_turn, unavailable_then_recovery);
+                lost_race_reruns_turn, unavailable_then_recovery, two_processes);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(
@@ -272,6 +272,63 @@ async fn lost_race_reruns_turn(backend: &Backend) {
         record.vars,
         vars(json!({"by": "intruder", "by_turn": true}))
     );
+}
+
+/// The environment variable that turns this test binary into a worker
+/// process of [`two_processes`].
+const WORKER_URL: &str = "STEPTALK_TEST_STORE_WORKER_URL";
+
+/// Two OS processes (this test binary, re-run as [`process_worker`]) each
+/// add 25 to one counter on the same backend.
+async fn two_processes(backend: &Backend) {
+    if backend.name == "memory" {
+        println!("skipping memory: processes cannot share an in-process store");
+        return;
+    }
+    let spawn = || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "process_worker",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(WORKER_URL, &backend.url)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let workers = [spawn(), spawn()];
+    for mut worker in workers {
+        let status = tokio::task::spawn_blocking(move || worker.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success(), "worker failed: {status}");
+    }
+    let store = backend.open(StoreOptions::default()).await;
+    let record = store.load(&key("processes")).await.unwrap();
+    assert_eq!(record.vars.get("count"), Some(&json!(50)));
+}
+
+/// Not a test on its own: the body of a worker process of [`two_processes`],
+/// which does nothing unless started by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn process_worker() {
+    let Ok(url) = std::env::var(WORKER_URL) else {
+        return;
+    };
+    let store = steptalk::store::open(&url, StoreOptions::default())
+        .await
+        .unwrap();
+    let user = key("processes");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..25 {
+        let (store, user) = (store.clone(), user.clone());
+        tasks.spawn(async move { increment(store.as_ref(), &user).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
 }
 
 /// `f` fails as unavailable within a bound well above the 2 s connect timeout.
