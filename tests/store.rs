@@ -479,3 +479,49 @@ async fn bad_urls_are_rejected() {
         );
     }
 }
+
+proptest::proptest! {
+    /// Any interleaving of loads and versioned saves by three clients on
+    /// `memory://`: a save succeeds exactly when its client saw the current
+    /// version, so the counter always equals the number of successful saves
+    /// (no lost update).
+    #[test]
+    fn interleaved_versioned_writes_lose_no_update(
+        ops in proptest::collection::vec((0usize..3, proptest::bool::ANY), 1..60)
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let store = steptalk::store::open("memory://", StoreOptions::default())
+                .await
+                .unwrap();
+            let user = key("interleaved");
+            let mut seen = [0u64; 3].map(|_| steptalk::store::Record::default());
+            let mut saved = 0u64;
+            for (client, write) in ops {
+                if !write {
+                    seen[client] = store.load(&user).await.unwrap();
+                    continue;
+                }
+                let count = seen[client].vars.get("count").and_then(Value::as_u64).unwrap_or(0);
+                let mut vars = seen[client].vars.clone();
+                vars.insert("count".into(), json!(count + 1));
+                match store.save(&user, &vars, seen[client].version).await {
+                    Ok(version) => {
+                        assert_eq!(seen[client].version, saved, "a stale save succeeded");
+                        saved += 1;
+                        assert_eq!(version, saved);
+                        seen[client] = steptalk::store::Record { vars, version };
+                    }
+                    Err(StoreError::Conflict) => {
+                        assert_ne!(seen[client].version, saved, "a current save failed");
+                    }
+                    Err(err) => panic!("{err}"),
+                }
+            }
+            let record = store.load(&user).await.unwrap();
+            assert_eq!(record.version, saved);
+            let count = record.vars.get("count").and_then(Value::as_u64).unwrap_or(0);
+            assert_eq!(count, saved);
+        });
+    }
+}
