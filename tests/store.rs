@@ -495,7 +495,7 @@ proptest::proptest! {
                 .await
                 .unwrap();
             let user = key("interleaved");
-            let mut seen = [0u64; 3].map(|_| steptalk::store::Record::default());
+            let mut seen = <[steptalk::store::Record; 3]>::default();
             let mut saved = 0u64;
             for (client, write) in ops {
                 if !write {
