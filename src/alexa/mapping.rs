@@ -382,13 +382,13 @@ pub fn to_ssml(text: &str) -> String {
     while let Some(pos) = rest.find(['&', '<']) {
         out.push_str(&rest[..pos]);
         let tail = &rest[pos..];
-        if tail.starts_with('&') {
+        if let Some(after) = tail.strip_prefix('&') {
             if char_reference_len(tail).is_some() {
                 out.push('&');
             } else {
                 out.push_str("&amp;");
             }
-            rest = &tail[1..];
+            rest = after;
         } else if let Some(len) = speak_tag_len(tail) {
             rest = &tail[len..];
         } else {
@@ -495,5 +495,43 @@ pub fn can_fulfill(scenario: &Scenario, query: &CanFulfillQuery) -> ResponseEnve
             }),
             ..Response::default()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_ssml;
+
+    #[test]
+    fn ssml_escaping() {
+        let table = [
+            ("", "<speak></speak>"),
+            ("plain", "<speak>plain</speak>"),
+            ("a & b", "<speak>a &amp; b</speak>"),
+            (
+                "&amp; &lt; &#38; &#x26; &#X26;",
+                "<speak>&amp; &lt; &#38; &#x26; &#X26;</speak>",
+            ),
+            (
+                "&; &#; &#x; &1a; &amp",
+                "<speak>&amp;; &amp;#; &amp;#x; &amp;1a; &amp;amp</speak>",
+            ),
+            ("1 < 2", "<speak>1 &lt; 2</speak>"),
+            ("<3 <=", "<speak>&lt;3 &lt;=</speak>"),
+            ("a<b", "<speak>a<b</speak>"),
+            (
+                "<break/> </p> <!-- c -->",
+                "<speak><break/> </p> <!-- c --></speak>",
+            ),
+            ("<speak>x</speak>", "<speak>x</speak>"),
+            ("<speak version=\"1.1\">x</speak >", "<speak>x</speak>"),
+            ("<speaker> <speak", "<speak><speaker> <speak</speak>"),
+            ("trailing <", "<speak>trailing &lt;</speak>"),
+            ("trailing &", "<speak>trailing &amp;</speak>"),
+            ("Pokémon & café", "<speak>Pokémon &amp; café</speak>"),
+        ];
+        for (input, expected) in table {
+            assert_eq!(to_ssml(input), expected, "{input:?}");
+        }
     }
 }

@@ -17,9 +17,12 @@
 
 pub mod envelope;
 pub mod mapping;
+pub mod verify;
+mod x509;
 
 pub use envelope::{parse_request, ParseError, RequestEnvelope, ResponseEnvelope};
 pub use mapping::{
     can_fulfill, respond, to_response, to_turn, AlexaTurn, CanFulfillQuery, MappingError,
     ResponseError,
 };
+pub use verify::{Verifier, VerifierConfig, VerifyError};

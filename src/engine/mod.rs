@@ -218,7 +218,7 @@ fn forget_unstorable(vars: &mut Vars, secrets: &[String]) {
         .filter(|(name, value)| {
             is_reserved(name)
                 || (!secrets.is_empty()
-                    && matches!(value.to_json(), serde_json::Value::String(s) if secrets.iter().any(|t| *t == s)))
+                    && matches!(value.to_json(), serde_json::Value::String(s) if secrets.contains(&s)))
         })
         .map(|(name, _)| name.to_string())
         .collect();

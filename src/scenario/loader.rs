@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use super::build::Builder;
 use super::yaml::{self, Node, Value};
 use super::Scenario;
-use crate::diagnostic::{Diagnostic, FileId, Severity, SourceMap, Span};
+use crate::diagnostic::{Diagnostic, Severity, SourceMap, Span};
 
 /// The result of loading a folder: the scenario (when there is no error),
 /// every finding, and the sources the findings point into.

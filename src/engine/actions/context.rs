@@ -34,7 +34,7 @@ pub(crate) fn compare_context(
 /// PHP's loose `==` between a rendered string `v` and a YAML scalar (spec 3).
 pub(crate) fn loose_eq(v: &str, other: &Json) -> bool {
     match other {
-        Json::Bool(b) => (v != "" && v != "0") == *b,
+        Json::Bool(b) => (!v.is_empty() && v != "0") == *b,
         Json::Number(n) => match (v.trim().parse::<f64>(), n.as_f64()) {
             (Ok(a), Some(b)) => a.is_finite() && a == b,
             _ => false,
