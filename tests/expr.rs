@@ -222,7 +222,10 @@ fn literal_templates_render_as_written() {
 #[test]
 fn bottalk_input_and_values_round_trip() {
     let mut vars = Vars::default();
-    vars.set("x", Value::from(serde_json::json!({"b": [1, 2.5, null, "s"], "a": true})));
+    vars.set(
+        "x",
+        Value::from(serde_json::json!({"b": [1, 2.5, null, "s"], "a": true})),
+    );
     let input = Value::from(serde_json::json!({"request": {"intent": {"name": "HelloIntent"}}}));
     let rng: Rng = Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)));
     let scope = Scope {
@@ -233,7 +236,10 @@ fn bottalk_input_and_values_round_trip() {
         timezone: chrono_tz::UTC,
     };
     let e = Expr::compile("t", "bottalk_input.request.intent.name").expect("compiles");
-    assert_eq!(e.value.eval(&scope).expect("evaluates").to_json(), "HelloIntent");
+    assert_eq!(
+        e.value.eval(&scope).expect("evaluates").to_json(),
+        "HelloIntent"
+    );
     // Key order and number types survive the trip through the runtime value.
     let e = Expr::compile("t", "x").expect("compiles");
     assert_eq!(
