@@ -24,6 +24,7 @@ use runner::{Failure, Outcome, ScenarioRun};
 /// `steptalk test` options.
 #[derive(Debug, Clone, Default)]
 pub struct TestOptions {
+    /// Scenario folders, run in this order.
     pub dirs: Vec<PathBuf>,
     /// `--seed` (default 0).
     pub seed: u64,
@@ -36,7 +37,9 @@ pub struct TestOptions {
 /// Tests counted so far.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Tests whose every turn passed.
     pub passed: usize,
+    /// Failed tests, plus one per folder that did not load.
     pub failed: usize,
 }
 
