@@ -437,7 +437,9 @@ slots:
             name: name.into(),
             slots,
         };
-        let cases: Vec<(&str, &[(&str, &str)], Request)> = vec![
+        // (say, given slots, the request sent)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Request);
+        let cases: Vec<Case> = vec![
             ("start", &[], Request::Launch),
             // Declared: `flavour` is in every phrase, so it is filled; `count` is not.
             (
