@@ -2,13 +2,27 @@
 //! engine's [`TurnInput`](crate::engine::TurnInput) / [`TurnOutput`](crate::engine::TurnOutput),
 //! and request verification.
 //!
-//! **Invariant:** only this module knows Alexa JSON.
+//! **Invariant:** only this module knows Alexa JSON. The engine sees
+//! [`TurnInput`](crate::engine::TurnInput) and nothing else; the server sees the
+//! functions below.
 //!
-//! OWNER: alexa helper. Planned public API (the server codes against it):
-//! - `envelope::RequestEnvelope` (tolerant serde types), `envelope::ResponseEnvelope`;
-//! - `mapping::to_turn_input(&RequestEnvelope) -> Result<AlexaTurn, MappingError>`
-//!   (`AlexaTurn` = the engine input plus user id, application id, request kind);
-//! - `mapping::to_response(&TurnOutput) -> ResponseEnvelope` (SSML, cards, reprompt,
-//!   `shouldEndSession`, waiting step in `sessionAttributes.steptalk.step`), plus the
-//!   empty response and the `CanFulfillIntentRequest` answer;
-//! - `verify::Verifier::verify(&self, headers, body: &[u8], now) -> Result<(), VerifyError>`.
+//! A request goes through, in order:
+//! 1. [`verify::Verifier::verify`] on the raw headers and body (unless verification is off);
+//! 2. [`envelope::parse_request`] → the typed envelope plus the raw JSON;
+//! 3. [`mapping::to_turn`] → an [`AlexaTurn`] (the engine input, user id, skill id);
+//!    a `CanFulfillIntentRequest` is answered by [`mapping::can_fulfill`] instead;
+//! 4. the engine runs the turn;
+//! 5. [`mapping::respond`] → the [`ResponseEnvelope`], or a typed
+//!    [`ResponseError`] when Alexa's limits are exceeded.
+
+pub mod envelope;
+pub mod mapping;
+pub mod verify;
+mod x509;
+
+pub use envelope::{parse_request, ParseError, RequestEnvelope, ResponseEnvelope};
+pub use mapping::{
+    can_fulfill, respond, to_response, to_turn, AlexaTurn, CanFulfillQuery, MappingError,
+    ResponseError,
+};
+pub use verify::{Verifier, VerifierConfig, VerifyError};

@@ -6,6 +6,14 @@
 //!
 //! OWNER: engine helper. The types below are the contract the Alexa adapter,
 //! the server and the test runner code against.
+//!
+//! Where to read next: [`route`] decides which step a request enters (spec
+//! 2.2), [`turn`] runs the enter-loop (spec 2.1), and `actions/` holds one file
+//! per action family (spec 3).
+
+mod actions;
+mod route;
+mod turn;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,7 +200,60 @@ impl Engine {
         vars: &mut Vars,
         env: &TurnEnv,
     ) -> Result<TurnOutput, TurnError> {
-        let _ = (scenario, input, vars, env);
-        todo!("engine owner")
+        // Work on a copy: a failed turn must leave the caller's variables untouched.
+        let mut turn = turn::Turn::new(self, scenario, input, env, vars.clone());
+        let output = turn.run().await?;
+        let mut kept = turn.into_vars();
+        forget_unstorable(&mut kept, &input.secrets);
+        *vars = kept;
+        Ok(output)
+    }
+}
+
+/// Removes what must never rest in a store: string values equal to one of
+/// this request's credentials (spec 5) and reserved names.
+fn forget_unstorable(vars: &mut Vars, secrets: &[String]) {
+    let doomed: Vec<String> = vars
+        .iter()
+        .filter(|(name, value)| {
+            is_reserved(name)
+                || (!secrets.is_empty()
+                    && matches!(value.to_json(), serde_json::Value::String(s) if secrets.contains(&s)))
+        })
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for name in doomed {
+        vars.remove(&name);
+    }
+}
+
+/// Whether `name` is reserved for the runtime (`bottalk_*`, `steptalk_*`): such
+/// variables are visible during a turn but never stored.
+pub fn is_reserved(name: &str) -> bool {
+    name.starts_with("bottalk_") || name.starts_with("steptalk_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server runs turns on a multi-threaded runtime: the future must be `Send`.
+    #[allow(dead_code)]
+    fn run_turn_is_send(engine: &Engine, s: &Scenario, i: &TurnInput, v: &mut Vars, e: &TurnEnv) {
+        fn is_send<T: Send>(_: &T) {}
+        is_send(&engine.run_turn(s, i, v, e));
+    }
+
+    #[test]
+    fn credentials_and_reserved_names_are_not_stored() {
+        let mut vars = Vars::default();
+        let text = |s: &str| Value::from(serde_json::Value::String(s.to_string()));
+        vars.set("token", text("Atza|secret"));
+        vars.set("email", text("a@b.c"));
+        vars.set("steptalk_x", text("1"));
+        vars.set("count", Value::from(serde_json::json!(3)));
+        forget_unstorable(&mut vars, &["Atza|secret".to_string()]);
+        let names: Vec<&str> = vars.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["email", "count"]);
     }
 }

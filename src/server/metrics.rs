@@ -1,0 +1,196 @@
+//! Prometheus metrics of the server, rendered by `GET /metrics`.
+//!
+//! Each [`Metrics`] owns its own recorder instead of installing a global one,
+//! so several servers in one process (the integration tests) keep separate
+//! counts and nothing depends on start-up order.
+//!
+//! Series (all labelled by `scenario`; requests for unknown scenarios use the
+//! label `-` so a client cannot grow the label set):
+//! - `steptalk_turns_total{scenario, outcome}`: answered turns, by [`Outcome`];
+//! - `steptalk_turn_duration_seconds{scenario}`: histogram of the turn's wall time;
+//! - `steptalk_errors_total{scenario, kind}`: rejected or failed requests, by [`ErrorKind`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{Key, Label, Metadata, Recorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+const TURNS: &str = "steptalk_turns_total";
+const TURN_DURATION: &str = "steptalk_turn_duration_seconds";
+const ERRORS: &str = "steptalk_errors_total";
+
+/// Histogram buckets in seconds: fine below 10 ms (the engine's range), then
+/// up to Alexa's 8 s deadline.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.0, 8.0,
+];
+
+/// The label used when a request names no served scenario.
+pub const NO_SCENARIO: &str = "-";
+
+/// How an answered turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The engine answered and the variables were saved.
+    Ok,
+    /// The engine failed; the user heard the apology.
+    TurnError,
+    /// The turn ran over its time budget; the user heard the apology.
+    Timeout,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::TurnError => "turn_error",
+            Outcome::Timeout => "timeout",
+        }
+    }
+}
+
+/// Why a request was rejected or failed (the `kind` label of `steptalk_errors_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Signature, certificate, timestamp or skill-id check failed.
+    Verify,
+    /// Not JSON, or JSON of the wrong shape.
+    BadRequest,
+    /// The body was over the limit.
+    TooLarge,
+    /// The client stopped sending the body or sent it too slowly.
+    Body,
+    /// No such scenario.
+    NotFound,
+    /// The store failed (load, lock or save).
+    Store,
+    /// The engine failed (answered with the apology).
+    Turn,
+    /// The turn ran over its budget (answered with the apology).
+    Timeout,
+    /// A handler panicked.
+    Panic,
+}
+
+impl ErrorKind {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Verify => "verify",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Body => "body",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Store => "store",
+            ErrorKind::Turn => "turn",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Panic => "panic",
+        }
+    }
+}
+
+/// The server's metrics: a private Prometheus recorder and its render handle.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh, empty set of metrics.
+    pub fn new() -> Metrics {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(TURN_DURATION.to_string()), BUCKETS)
+            .expect("the bucket list is a non-empty constant");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        Metrics {
+            recorder: Arc::new(recorder),
+            handle,
+        }
+    }
+
+    /// Counts an answered turn and records its duration.
+    pub fn turn(&self, scenario: &str, outcome: Outcome, elapsed: Duration) {
+        let metadata = metadata();
+        let key = Key::from_parts(
+            TURNS,
+            vec![
+                Label::new("scenario", scenario.to_string()),
+                Label::new("outcome", outcome.as_str()),
+            ],
+        );
+        self.recorder.register_counter(&key, &metadata).increment(1);
+        let key = Key::from_parts(
+            TURN_DURATION,
+            vec![Label::new("scenario", scenario.to_string())],
+        );
+        self.recorder
+            .register_histogram(&key, &metadata)
+            .record(elapsed.as_secs_f64());
+    }
+
+    /// Counts a rejected or failed request.
+    pub fn error(&self, scenario: &str, kind: ErrorKind) {
+        let key = Key::from_parts(
+            ERRORS,
+            vec![
+                Label::new("scenario", scenario.to_string()),
+                Label::new("kind", kind.as_str()),
+            ],
+        );
+        self.recorder
+            .register_counter(&key, &metadata())
+            .increment(1);
+    }
+
+    /// The Prometheus text exposition of every series.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Drains histogram buffers; the server calls this periodically so that
+    /// memory stays flat when nobody scrapes `/metrics`.
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_turns_errors_and_histogram_per_scenario() {
+        let metrics = Metrics::new();
+        metrics.turn("quiz", Outcome::Ok, Duration::from_millis(2));
+        metrics.turn("quiz", Outcome::TurnError, Duration::from_millis(3));
+        metrics.error("quiz", ErrorKind::Turn);
+        metrics.error(NO_SCENARIO, ErrorKind::NotFound);
+        let text = metrics.render();
+        for needle in [
+            r#"steptalk_turns_total{scenario="quiz",outcome="ok"} 1"#,
+            r#"steptalk_turns_total{scenario="quiz",outcome="turn_error"} 1"#,
+            r#"steptalk_errors_total{scenario="quiz",kind="turn"} 1"#,
+            r#"steptalk_errors_total{scenario="-",kind="not_found"} 1"#,
+            r#"steptalk_turn_duration_seconds_bucket{scenario="quiz",le="0.0025"} 1"#,
+            r#"steptalk_turn_duration_seconds_count{scenario="quiz"} 2"#,
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+}
