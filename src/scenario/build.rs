@@ -781,7 +781,9 @@ impl<'c> Builder<'c> {
             };
             let null = Node {
                 value: Value::Null,
-                ..item.clone()
+                file: item.file,
+                line: item.line,
+                col: item.col,
             };
             // `- getInput` written as a bare string has no parameter.
             let value = if std::ptr::eq(key, value) {
