@@ -144,7 +144,8 @@ mod tests {
     #[test]
     fn positions_map_into_the_file() {
         // (yaml, key, prefix, pos line, pos col) → (file line, file col, exact)
-        let cases: &[(&str, &str, &str, u32, u32, (u32, u32, bool))] = &[
+        type Case<'a> = (&'a str, &'a str, &'a str, u32, u32, (u32, u32, bool));
+        let cases: &[Case] = &[
             // Plain scalar: column offset only.
             ("a: x {{ y }}\n", "a", "", 1, 6, (1, 9, true)),
             // Single-quoted: one more column for the quote.
