@@ -20,10 +20,9 @@ pub enum ServeError {
     /// Something in the set-up is wrong (no scenarios, a bad option).
     #[error("{0}")]
     Start(String),
-    /// A scenario folder has errors; the diagnostics are already rendered.
-    #[error("{n_errors} error(s) in scenario `{dir}`:\n{rendered}")]
+    /// Scenario folders have errors; `rendered` holds every error, one per line.
+    #[error("{n_errors} error(s) in the scenarios:\n{rendered}")]
     Scenario {
-        dir: String,
         n_errors: usize,
         rendered: String,
         diagnostics: Vec<Diagnostic>,

@@ -94,8 +94,19 @@ pub async fn build_state(options: &ServeOptions) -> Result<AppState, ServeError>
             url: options.store_url.clone(),
             source,
         })?;
-    let engine = build_engine(options)?;
-    let verifier = (!options.insecure_skip_verify).then(|| Arc::new(Verifier::default()));
+    let outbound = crate::outbound::HttpOutbound::new(options.rewrites.clone())
+        .map_err(|err| ServeError::Start(format!("building the HTTP client: {err}")))?;
+    let engine = crate::engine::Engine {
+        outbound: Arc::new(outbound),
+        config: crate::engine::EngineConfig::default(),
+    };
+    let verifier = if options.insecure_skip_verify {
+        None
+    } else {
+        let config = crate::alexa::verify::VerifierConfig::new(options.skill_ids.clone())
+            .map_err(|err| ServeError::Start(format!("building the verifier: {err}")))?;
+        Some(Arc::new(Verifier::new(config)))
+    };
     Ok(AppState {
         scenarios: Arc::new(scenarios),
         store,
@@ -107,21 +118,77 @@ pub async fn build_state(options: &ServeOptions) -> Result<AppState, ServeError>
     })
 }
 
-/// Loads every folder; any error stops the start with every rendered diagnostic.
-fn load_scenarios(dirs: &[PathBuf]) -> Result<ScenarioSet, ServeError> {
-    let _ = dirs;
-    // FIXME(server): wire `scenario::load` once the loader is merged.
-    Err(ServeError::Start(
-        "the scenario loader is not available yet".to_string(),
-    ))
+/// Loads every folder; an error in any stops the start, with every rendered
+/// diagnostic of every folder. Warnings are logged.
+pub fn load_scenarios(dirs: &[PathBuf]) -> Result<ScenarioSet, ServeError> {
+    if dirs.is_empty() {
+        return Err(ServeError::Start("no scenario folder to serve".to_string()));
+    }
+    let mut scenarios = Vec::new();
+    let mut rendered = String::new();
+    let mut diagnostics = Vec::new();
+    for dir in dirs {
+        let loaded = crate::scenario::load(dir);
+        for diagnostic in &loaded.diagnostics {
+            let line = render_diagnostic(&loaded.sources, diagnostic);
+            if diagnostic.is_error() {
+                rendered.push_str(&line);
+                rendered.push('\n');
+            } else {
+                tracing::warn!(scenario = %dir.display(), "{line}");
+            }
+        }
+        let has_errors = loaded.diagnostics.iter().any(|d| d.is_error());
+        diagnostics.extend(loaded.diagnostics);
+        match loaded.scenario {
+            Some(scenario) if !has_errors => scenarios.push(scenario),
+            _ if has_errors => {}
+            _ => {
+                rendered.push_str(&format!("{}: error: no scenario found\n", dir.display()));
+            }
+        }
+    }
+    if !rendered.is_empty() {
+        return Err(ServeError::Scenario {
+            n_errors: diagnostics.iter().filter(|d| d.is_error()).count().max(1),
+            rendered,
+            diagnostics,
+        });
+    }
+    Ok(ScenarioSet::new(scenarios))
 }
 
-fn build_engine(options: &ServeOptions) -> Result<crate::engine::Engine, ServeError> {
-    let _ = options;
-    // FIXME(server): wire the reqwest `Outbound` once the engine is merged.
-    Err(ServeError::Start(
-        "the outbound HTTP client is not available yet".to_string(),
-    ))
+/// `file:line:col: severity[code]: message`, one line.
+///
+/// FIXME(server): use the shared renderer of `crate::diagnostic` once it lands,
+/// so `serve` prints diagnostics exactly as `check` does.
+fn render_diagnostic(
+    sources: &crate::diagnostic::SourceMap,
+    diagnostic: &crate::diagnostic::Diagnostic,
+) -> String {
+    let severity = if diagnostic.is_error() {
+        "error"
+    } else {
+        "warning"
+    };
+    let place = match (&diagnostic.span, &diagnostic.path) {
+        (Some(span), _) => format!(
+            "{}:{}:{}: ",
+            sources.path(span.file).display(),
+            span.start.line,
+            span.start.col
+        ),
+        (None, Some(path)) => format!("{}: ", path.display()),
+        (None, None) => String::new(),
+    };
+    let mut line = format!(
+        "{place}{severity}[{}]: {}",
+        diagnostic.code, diagnostic.message
+    );
+    if let Some(help) = &diagnostic.help {
+        line.push_str(&format!(" (help: {help})"));
+    }
+    line
 }
 
 /// The app: routes plus layers (outermost first: logging and metrics of

@@ -19,7 +19,7 @@ pub async fn alexa_named(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ScopedError> {
+) -> Result<Response, ScopedError> {
     let Some(scenario) = state.scenarios.get(&name).cloned() else {
         // The unknown name goes to the log line but never into a metric label.
         return Err(ApiError::NotFound(name).into());
@@ -32,7 +32,7 @@ pub async fn alexa_root(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ScopedError> {
+) -> Result<Response, ScopedError> {
     let Some(scenario) = state.scenarios.single().cloned() else {
         return Err(ApiError::Ambiguous(state.scenarios.len()).into());
     };
@@ -44,13 +44,13 @@ async fn answer(
     scenario: &Arc<Scenario>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ScopedError> {
+) -> Result<Response, ScopedError> {
     let scoped = |err: ApiError| err.in_scenario(&scenario.id);
     let body = read_body(state, headers, body).await.map_err(scoped)?;
     let response = turn::handle(state, scenario, headers, &body)
         .await
         .map_err(scoped)?;
-    Ok(Json(response))
+    Ok(([(header::CONTENT_TYPE, "application/json")], response).into_response())
 }
 
 /// Reads the whole body within the body limit and the client-read budget.

@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use axum::http::HeaderMap;
 use rand::SeedableRng;
-use serde_json::Value as Json;
 
-use super::adapter::{self, AlexaTurn, RequestKind};
+use super::adapter::{self, AlexaTurn};
 use super::error::ApiError;
 use super::metrics::{ErrorKind, Outcome};
 use super::state::AppState;
@@ -26,46 +25,44 @@ use crate::store::{StoreError, UserKey};
 /// fresh record before the request fails.
 const SAVE_ATTEMPTS: usize = 3;
 
-/// Answers one Alexa request for `scenario`.
+/// Answers one Alexa request for `scenario` with the response body.
 pub async fn handle(
     state: &AppState,
     scenario: &Arc<Scenario>,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Json, ApiError> {
-    if let Some(verifier) = &state.verifier {
-        verifier
-            .verify(headers, body)
-            .await
-            .map_err(ApiError::Verify)?;
-    }
-    let envelope = adapter::parse_envelope(body).map_err(ApiError::BadRequest)?;
-    let turn = adapter::to_turn(&envelope).map_err(ApiError::BadRequest)?;
-    if !state.skill_ids.is_empty() {
-        let app_id = turn.application_id.as_deref().unwrap_or("");
-        if !state.skill_ids.iter().any(|id| id == app_id) {
-            return Err(ApiError::Verify(format!(
-                "application id `{app_id}` is not in --skill-id"
-            )));
-        }
-    }
-
-    if let RequestKind::CanFulfill { intent } = &turn.kind {
-        // Answered from routing alone (no step runs, nothing is stored): YES
-        // when the intent opens a fresh session through an entry point.
-        return Ok(adapter::can_fulfill_response(
-            scenario.entry_points.contains_key(intent),
-        ));
+) -> Result<Vec<u8>, ApiError> {
+    let turn = adapter::to_turn(state.verifier.as_deref(), &state.skill_ids, headers, body).await?;
+    if let Some(answer) = adapter::can_fulfill(scenario, &turn) {
+        return Ok(answer);
     }
 
     let started = Instant::now();
     let outcome = tokio::time::timeout(state.limits.turn, run_locked(state, scenario, &turn)).await;
     let elapsed = started.elapsed();
-    let output = match outcome {
-        Ok(Ok(Ok(output))) => {
-            state.metrics.turn(&scenario.id, Outcome::Ok, elapsed);
-            output
-        }
+    let failed = |outcome: Outcome, kind: ErrorKind| {
+        state.metrics.turn(&scenario.id, outcome, elapsed);
+        state.metrics.error(&scenario.id, kind);
+        adapter::apology(&turn)
+    };
+    Ok(match outcome {
+        Ok(Ok(Ok(output))) => match adapter::respond(&turn, &output) {
+            Ok(body) => {
+                state.metrics.turn(&scenario.id, Outcome::Ok, elapsed);
+                body
+            }
+            Err(err) => {
+                // The variables are already saved: the turn itself ran, only
+                // its answer breaks an Alexa limit.
+                tracing::error!(
+                    scenario = %scenario.id,
+                    step = output.waiting.as_deref().unwrap_or("-"),
+                    error = %err,
+                    "turn output breaks an Alexa limit; answering the apology"
+                );
+                failed(Outcome::TurnError, ErrorKind::Turn)
+            }
+        },
         Ok(Ok(Err(turn_error))) => {
             tracing::error!(
                 scenario = %scenario.id,
@@ -74,11 +71,7 @@ pub async fn handle(
                 error = %turn_error.kind,
                 "turn failed; answering the apology"
             );
-            state
-                .metrics
-                .turn(&scenario.id, Outcome::TurnError, elapsed);
-            state.metrics.error(&scenario.id, ErrorKind::Turn);
-            TurnOutput::apology()
+            failed(Outcome::TurnError, ErrorKind::Turn)
         }
         Ok(Err(store_error)) => return Err(ApiError::Store(store_error)),
         Err(_elapsed) => {
@@ -87,14 +80,8 @@ pub async fn handle(
                 budget_ms = state.limits.turn.as_millis() as u64,
                 "turn ran over its time budget; answering the apology"
             );
-            state.metrics.turn(&scenario.id, Outcome::Timeout, elapsed);
-            state.metrics.error(&scenario.id, ErrorKind::Timeout);
-            TurnOutput::apology()
+            failed(Outcome::Timeout, ErrorKind::Timeout)
         }
-    };
-    Ok(match turn.kind {
-        RequestKind::SessionEnded => adapter::empty_response(),
-        _ => adapter::to_response(&output),
     })
 }
 
