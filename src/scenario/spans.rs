@@ -43,7 +43,13 @@ pub(crate) fn map_pos(
         return (start, Some(APPROXIMATE));
     };
     let raw: String = src_line.chars().skip(node.col as usize - 1).collect();
-    let point = |l: u32, c: u32| Span::point(node.file, l, c);
+    // An exact position underlines one character: the compiler reports where
+    // the problem starts, not how long it is.
+    let point = |l: u32, c: u32| {
+        let mut span = Span::point(node.file, l, c);
+        span.end.col += 1;
+        span
+    };
     let first = raw.chars().next();
     if matches!(first, Some('\'') | Some('"')) {
         // Quoted: exact when single-line and nothing before the column was escaped.
