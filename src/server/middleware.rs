@@ -28,9 +28,9 @@ pub async fn observe(State(metrics): State<Metrics>, req: Request, next: Next) -
             Some(report) => {
                 metrics.error(&report.scenario, report.kind);
                 if status.is_server_error() {
-                    tracing::error!(status = status.as_u16(), scenario = %report.scenario, kind = report.kind.as_str(), error = %report.detail, "request failed");
+                    tracing::error!(status = status.as_u16(), scenario = %report.scenario, kind = %report.kind.as_str(), error = %report.detail, "request failed");
                 } else {
-                    tracing::warn!(status = status.as_u16(), scenario = %report.scenario, kind = report.kind.as_str(), error = %report.detail, "request rejected");
+                    tracing::warn!(status = status.as_u16(), scenario = %report.scenario, kind = %report.kind.as_str(), error = %report.detail, "request rejected");
                 }
             }
             None => {
