@@ -17,7 +17,11 @@ async fn answer(body: Bytes) -> impl IntoResponse {
     match steptalk::alexa::envelope::parse_request(&body) {
         Ok(parsed) => {
             std::hint::black_box(parsed);
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], ANSWER)
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                ANSWER,
+            )
         }
         Err(_) => (
             StatusCode::BAD_REQUEST,

@@ -173,3 +173,159 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 }
+
+/// The file path a diagnostic points at, as the source map holds it.
+fn diagnostic_path<'a>(d: &'a Diagnostic, sources: &'a SourceMap) -> Option<&'a Path> {
+    match (&d.span, &d.path) {
+        (Some(span), _) => Some(sources.path(span.file)),
+        (None, Some(path)) => Some(path.as_path()),
+        (None, None) => None,
+    }
+}
+
+/// The one-line header: `file:line:col: error[code]: message`.
+pub fn render_header(d: &Diagnostic, sources: &SourceMap) -> String {
+    let severity = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    };
+    let place = match (diagnostic_path(d, sources), d.span) {
+        (Some(path), Some(span)) => format!(
+            "{}:{}:{}: ",
+            path.display(),
+            span.start.line,
+            span.start.col
+        ),
+        (Some(path), None) => format!("{}: ", path.display()),
+        (None, _) => String::new(),
+    };
+    format!("{place}{severity}[{}]: {}", d.code, d.message)
+}
+
+/// Renders a diagnostic the way rustc does: the header line, then the source
+/// line with a caret under the span, then secondary labels and `help:`.
+/// This is the only place diagnostics are drawn (`check`, `test`, `serve`).
+pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
+    use annotate_snippets::{Level, Renderer, Snippet};
+
+    let mut out = render_header(d, sources);
+    let level = match d.severity {
+        Severity::Error => Level::Error,
+        Severity::Warning => Level::Warning,
+        Severity::Note => Level::Note,
+    };
+    let label_notes: Vec<String> = d
+        .labels
+        .iter()
+        .map(|l| {
+            format!(
+                "{}: {}:{}:{}",
+                l.message,
+                sources.path(l.span.file).display(),
+                l.span.start.line,
+                l.span.start.col
+            )
+        })
+        .collect();
+    let source_line = d
+        .span
+        .and_then(|span| Some((span, sources.line(span.file, span.start.line)?)));
+    let mut message = level.title("");
+    let shown = source_line
+        .map(|(_, l)| l.replace('\t', " "))
+        .unwrap_or_default();
+    if let Some((span, line)) = source_line {
+        let range = caret_range(line, span);
+        // Tabs (legal after `key:`) would be drawn wider than one column and
+        // shift the caret; a space keeps every byte offset.
+        message = message.snippet(
+            Snippet::source(&shown)
+                .line_start(span.start.line as usize)
+                .annotation(level.span(range)),
+        );
+    }
+    for note in &label_notes {
+        message = message.footer(Level::Note.title(note));
+    }
+    if let Some(help) = &d.help {
+        message = message.footer(Level::Help.title(help));
+    }
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let body = renderer.render(message).to_string();
+    // annotate-snippets starts with its own `error: <title>` line; our header
+    // replaces it (rustc's layout with the location first, as editors expect).
+    for line in body.lines().skip(1) {
+        out.push('\n');
+        out.push_str(line);
+    }
+    out
+}
+
+/// The byte range to underline on `line`: from the span's column to its end
+/// column when that is on the same line, else the token starting there (a
+/// quoted scalar up to its closing quote).
+fn caret_range(line: &str, span: Span) -> std::ops::Range<usize> {
+    let byte_at = |col: u32| {
+        line.char_indices()
+            .nth(col.saturating_sub(1) as usize)
+            .map_or(line.len(), |(i, _)| i)
+    };
+    let start = byte_at(span.start.col);
+    if span.end.line == span.start.line && span.end.col > span.start.col {
+        return start..byte_at(span.end.col).max(start);
+    }
+    let rest = &line[start..];
+    let len = match rest.chars().next() {
+        Some(q @ ('\'' | '"')) => rest[1..].find(q).map_or(rest.len(), |i| i + 2),
+        Some(first) => {
+            // Inside a flow collection a token ends at `,`/`]`/`}`; a key ends at
+            // `:`; a plain value runs to a comment or the end of the line.
+            let in_flow = line[..start].trim_end().ends_with(['[', '{', ',']);
+            let end = rest
+                .char_indices()
+                .find(|&(i, c)| {
+                    let next = rest[i + c.len_utf8()..].chars().next();
+                    (c == ':' && next.is_none_or(char::is_whitespace))
+                        || (c == '#' && rest[..i].ends_with(char::is_whitespace))
+                        || (in_flow && matches!(c, ',' | ']' | '}'))
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            rest[..end].trim_end().len().max(first.len_utf8())
+        }
+        None => 0,
+    };
+    start..start + len
+}
+
+/// A diagnostic as stable JSON, for editors and CI (`check --format json`).
+pub fn render_json(d: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
+    let span = |s: Span| {
+        serde_json::json!({
+            "file": sources.path(s.file).display().to_string(),
+            "line": s.start.line,
+            "column": s.start.col,
+            "end_line": s.end.line,
+            "end_column": s.end.col,
+        })
+    };
+    serde_json::json!({
+        "code": d.code,
+        "severity": d.severity,
+        "message": d.message,
+        "file": diagnostic_path(d, sources).map(|p| p.display().to_string()),
+        "line": d.span.map(|s| s.start.line),
+        "column": d.span.map(|s| s.start.col),
+        "labels": d.labels.iter().map(|l| {
+            let mut v = span(l.span);
+            v["message"] = serde_json::Value::from(l.message.clone());
+            v
+        }).collect::<Vec<_>>(),
+        "help": d.help,
+        "rendered": render(d, sources, false),
+    })
+}

@@ -28,13 +28,44 @@ fn src() -> PathBuf {
 /// (folder or file under src/, crate paths it must not mention).
 const BOUNDARIES: &[(&str, &[&str])] = &[
     // The engine is platform-neutral: no HTTP server or client, no YAML, no template engine, no Alexa.
-    ("engine", &["axum", "reqwest", "serde_saphyr", "minijinja", "crate::alexa", "crate::server"]),
+    (
+        "engine",
+        &[
+            "axum",
+            "reqwest",
+            "serde_saphyr",
+            "minijinja",
+            "crate::alexa",
+            "crate::server",
+        ],
+    ),
     // Only the loader reads YAML and only expr/ knows minijinja.
     ("alexa", &["serde_saphyr", "minijinja", "crate::server"]),
-    ("store", &["serde_saphyr", "minijinja", "crate::alexa", "crate::server", "axum"]),
+    (
+        "store",
+        &[
+            "serde_saphyr",
+            "minijinja",
+            "crate::alexa",
+            "crate::server",
+            "axum",
+        ],
+    ),
     ("server", &["serde_saphyr", "minijinja"]),
-    ("testing", &["serde_saphyr", "minijinja", "crate::alexa", "crate::server", "axum"]),
-    ("nlu.rs", &["serde_saphyr", "minijinja", "crate::alexa", "crate::server"]),
+    (
+        "testing",
+        &[
+            "serde_saphyr",
+            "minijinja",
+            "crate::alexa",
+            "crate::server",
+            "axum",
+        ],
+    ),
+    (
+        "nlu.rs",
+        &["serde_saphyr", "minijinja", "crate::alexa", "crate::server"],
+    ),
 ];
 
 #[test]
@@ -42,21 +73,31 @@ fn module_boundaries_hold() {
     let mut violations = Vec::new();
     for (module, forbidden) in BOUNDARIES {
         let path = src().join(module);
-        let files = if path.is_dir() { rust_files(&path) } else { vec![path] };
+        let files = if path.is_dir() {
+            rust_files(&path)
+        } else {
+            vec![path]
+        };
         for file in files {
             let text = fs::read_to_string(&file).unwrap();
             for (n, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");
                 for name in *forbidden {
                     let as_path = format!("{name}::");
-                    if code.contains(&as_path) || code.trim_start().starts_with(&format!("use {name}")) {
+                    if code.contains(&as_path)
+                        || code.trim_start().starts_with(&format!("use {name}"))
+                    {
                         violations.push(format!("{}:{}: uses `{name}`", file.display(), n + 1));
                     }
                 }
             }
         }
     }
-    assert!(violations.is_empty(), "module boundaries broken:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "module boundaries broken:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]
@@ -66,5 +107,9 @@ fn every_source_file_opens_with_a_module_doc() {
         .filter(|f| !fs::read_to_string(f).unwrap().starts_with("//!"))
         .map(|f| f.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` opening:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` opening:\n{}",
+        missing.join("\n")
+    );
 }

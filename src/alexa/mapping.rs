@@ -497,3 +497,41 @@ pub fn can_fulfill(scenario: &Scenario, query: &CanFulfillQuery) -> ResponseEnve
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::to_ssml;
+
+    #[test]
+    fn ssml_escaping() {
+        let table = [
+            ("", "<speak></speak>"),
+            ("plain", "<speak>plain</speak>"),
+            ("a & b", "<speak>a &amp; b</speak>"),
+            (
+                "&amp; &lt; &#38; &#x26; &#X26;",
+                "<speak>&amp; &lt; &#38; &#x26; &#X26;</speak>",
+            ),
+            (
+                "&; &#; &#x; &1a; &amp",
+                "<speak>&amp;; &amp;#; &amp;#x; &amp;1a; &amp;amp</speak>",
+            ),
+            ("1 < 2", "<speak>1 &lt; 2</speak>"),
+            ("<3 <=", "<speak>&lt;3 &lt;=</speak>"),
+            ("a<b", "<speak>a<b</speak>"),
+            (
+                "<break/> </p> <!-- c -->",
+                "<speak><break/> </p> <!-- c --></speak>",
+            ),
+            ("<speak>x</speak>", "<speak>x</speak>"),
+            ("<speak version=\"1.1\">x</speak >", "<speak>x</speak>"),
+            ("<speaker> <speak", "<speak><speaker> <speak</speak>"),
+            ("trailing <", "<speak>trailing &lt;</speak>"),
+            ("trailing &", "<speak>trailing &amp;</speak>"),
+            ("Pokémon & café", "<speak>Pokémon &amp; café</speak>"),
+        ];
+        for (input, expected) in table {
+            assert_eq!(to_ssml(input), expected, "{input:?}");
+        }
+    }
+}

@@ -169,7 +169,11 @@ impl<'c> Builder<'c> {
         };
         let steps = self.steps(steps_node, &intents);
         if steps.is_empty() {
-            self.cx.error("empty-steps", steps_node.span(), "`steps:` must hold at least one step");
+            self.cx.error(
+                "empty-steps",
+                steps_node.span(),
+                "`steps:` must hold at least one step",
+            );
             return None;
         }
         let tests = self.tests(&sections.tests);
@@ -198,7 +202,10 @@ impl<'c> Builder<'c> {
     // ---- small readers -------------------------------------------------
 
     fn unknown_key(&mut self, key: &Node, section: &str, known: &[&str]) {
-        let text = key.value.scalar_text().unwrap_or_else(|| key.value.kind().into());
+        let text = key
+            .value
+            .scalar_text()
+            .unwrap_or_else(|| key.value.kind().into());
         let mut d = Diagnostic::warning(
             "unknown-key",
             key.span(),
@@ -334,7 +341,8 @@ impl<'c> Builder<'c> {
         let mut slots = IndexMap::new();
         for (key, value) in entries {
             let Some(name) = key.value.scalar_text() else {
-                self.cx.error("invalid-value", key.span(), "a slot name must be text");
+                self.cx
+                    .error("invalid-value", key.span(), "a slot name must be text");
                 continue;
             };
             let kind = match &value.value {
@@ -380,7 +388,8 @@ impl<'c> Builder<'c> {
         let mut intents = IndexMap::new();
         for (key, value) in entries {
             let Some(name) = key.value.scalar_text() else {
-                self.cx.error("invalid-value", key.span(), "an intent name must be text");
+                self.cx
+                    .error("invalid-value", key.span(), "an intent name must be text");
                 continue;
             };
             let mut utterances = Vec::new();
@@ -445,7 +454,9 @@ impl<'c> Builder<'c> {
                             Diagnostic::warning(
                                 "duplicate-step",
                                 span,
-                                format!("step `{name}` is defined twice; the first definition wins"),
+                                format!(
+                                    "step `{name}` is defined twice; the first definition wins"
+                                ),
                             )
                             .with_label(*first, "first defined here"),
                         );
@@ -485,7 +496,10 @@ impl<'c> Builder<'c> {
             self.cx.error(
                 "invalid-step",
                 node.span(),
-                format!("a step must be a map with `name:` and `actions:`, found {}", node.value.kind()),
+                format!(
+                    "a step must be a map with `name:` and `actions:`, found {}",
+                    node.value.kind()
+                ),
             );
             return (None, facts);
         };
@@ -533,7 +547,9 @@ impl<'c> Builder<'c> {
                 _ => self.unknown_key(key, &format!("step `{name}`"), &STEP_KEYS),
             }
         }
-        let waits = actions.iter().any(|a: &Action| matches!(a.kind, ActionKind::GetInput));
+        let waits = actions
+            .iter()
+            .any(|a: &Action| matches!(a.kind, ActionKind::GetInput));
         let compares = actions
             .iter()
             .any(|a| matches!(a.kind, ActionKind::CompareContext { .. }));
@@ -541,8 +557,13 @@ impl<'c> Builder<'c> {
             None => Next::End,
             Some(n) => self.next(n, &name, waits, compares, when_span, intents, &mut facts),
         };
-        if let (Some(when_span), Next::End | Next::Map(NextMap { otherwise: None, .. })) =
-            (when_span, &next)
+        if let (
+            Some(when_span),
+            Next::End
+            | Next::Map(NextMap {
+                otherwise: None, ..
+            }),
+        ) = (when_span, &next)
         {
             // A failed `when` with nowhere to go ends the session (spec 2.1).
             if next_node.is_none_or(|n| !matches!(n.value, Value::Str(_))) {
@@ -575,7 +596,10 @@ impl<'c> Builder<'c> {
                 self.cx.error(
                     "invalid-value",
                     node.span(),
-                    format!("`{what}` must be `true` or `false`, found {}", node.value.kind()),
+                    format!(
+                        "`{what}` must be `true` or `false`, found {}",
+                        node.value.kind()
+                    ),
                 );
                 false
             }
@@ -587,7 +611,10 @@ impl<'c> Builder<'c> {
             self.cx.error(
                 "invalid-next",
                 node.span(),
-                format!("a `next` target must be a step name, found {}", node.value.kind()),
+                format!(
+                    "a `next` target must be a step name, found {}",
+                    node.value.kind()
+                ),
             );
             return None;
         };
@@ -667,7 +694,8 @@ impl<'c> Builder<'c> {
                 other => match other.scalar_text() {
                     Some(t) => t,
                     None => {
-                        self.cx.error("invalid-next", key.span(), "a `next` key must be text");
+                        self.cx
+                            .error("invalid-next", key.span(), "a `next` key must be text");
                         continue;
                     }
                 },
@@ -681,7 +709,9 @@ impl<'c> Builder<'c> {
                 intent => {
                     first_intent.get_or_insert(key.span());
                     if !intents.contains_key(intent)
-                        && !BUILTIN_INTENT_PREFIXES.iter().any(|p| intent.starts_with(p))
+                        && !BUILTIN_INTENT_PREFIXES
+                            .iter()
+                            .any(|p| intent.starts_with(p))
                     {
                         let mut d = Diagnostic::warning(
                             "undeclared-intent",
@@ -754,7 +784,11 @@ impl<'c> Builder<'c> {
                 ..item.clone()
             };
             // `- getInput` written as a bare string has no parameter.
-            let value = if std::ptr::eq(key, value) { &null } else { value };
+            let value = if std::ptr::eq(key, value) {
+                &null
+            } else {
+                value
+            };
             let Some(action) = self.action(key, value, &place) else {
                 continue;
             };
@@ -780,7 +814,8 @@ impl<'c> Builder<'c> {
     fn action(&mut self, key: &Node, value: &Node, place: &str) -> Option<Action> {
         let span = key.span();
         let Some(written) = key.as_str() else {
-            self.cx.error("invalid-action", span, "an action name must be text");
+            self.cx
+                .error("invalid-action", span, "an action name must be text");
             return None;
         };
         let name = match canonical_action(written) {
@@ -841,13 +876,14 @@ impl<'c> Builder<'c> {
             }
             "set" => {
                 let Some(text) = value.value.scalar_text() else {
-                    self.cx.push(
-                        Diagnostic::error(
-                            "invalid-set",
-                            value.span(),
-                            format!("`set` must be `'name = expression'`, found {}", value.value.kind()),
+                    self.cx.push(Diagnostic::error(
+                        "invalid-set",
+                        value.span(),
+                        format!(
+                            "`set` must be `'name = expression'`, found {}",
+                            value.value.kind()
                         ),
-                    );
+                    ));
                     return None;
                 };
                 let (name, prefix, rhs) = self.split_set(value, &text)?;
@@ -855,7 +891,8 @@ impl<'c> Builder<'c> {
                 ActionKind::Set { name, value: expr }
             }
             "sendCard" => {
-                let params = self.params(key, value, &["title", "text", "image", "account_link"], &[])?;
+                let params =
+                    self.params(key, value, &["title", "text", "image", "account_link"], &[])?;
                 let mut card = Card::default();
                 for (k, v) in params {
                     let t = self.template(v, &format!("{place}.{k}"));
@@ -902,7 +939,10 @@ impl<'c> Builder<'c> {
                         is_equal = v.value.to_json();
                     }
                 }
-                ActionKind::CompareContext { var: var?, is_equal }
+                ActionKind::CompareContext {
+                    var: var?,
+                    is_equal,
+                }
             }
             "getUrl" => {
                 let url = if let Value::Map(_) = value.value {
@@ -974,13 +1014,15 @@ impl<'c> Builder<'c> {
             Value::Map(entries) => entries,
             Value::Null => &[],
             other => {
-                self.cx.push(
-                    Diagnostic::error(
-                        "invalid-parameter",
-                        value.span(),
-                        format!("`{action}` takes a map of parameters ({}), found {}", known.join(", "), other.kind()),
+                self.cx.push(Diagnostic::error(
+                    "invalid-parameter",
+                    value.span(),
+                    format!(
+                        "`{action}` takes a map of parameters ({}), found {}",
+                        known.join(", "),
+                        other.kind()
                     ),
-                );
+                ));
                 return None;
             }
         };
@@ -1046,7 +1088,9 @@ impl<'c> Builder<'c> {
         match &node.value {
             Value::Map(entries) => {
                 for (k, v) in entries {
-                    let Some(name) = k.value.scalar_text() else { continue };
+                    let Some(name) = k.value.scalar_text() else {
+                        continue;
+                    };
                     if let Some(t) = self.template(v, &format!("{place}.headers.{name}")) {
                         headers.push((name, t));
                     }
@@ -1079,7 +1123,8 @@ impl<'c> Builder<'c> {
                     match compiled {
                         Ok(c) => headers.push((name.trim().to_string(), c.value)),
                         Err(err) => {
-                            let prefix = &text[..text.len() - value.len() + (value.len() - value.trim_start().len())];
+                            let prefix = &text[..text.len() - value.len()
+                                + (value.len() - value.trim_start().len())];
                             self.compile_error("template-syntax", "template", item, prefix, &err)
                         }
                     }
@@ -1150,7 +1195,11 @@ impl<'c> Builder<'c> {
             let name = key.value.scalar_text().unwrap_or_default();
             let mut turns: Vec<TestTurn> = Vec::new();
             let mut wait_of_turn: Vec<Option<Span>> = Vec::new();
-            for (i, item) in self.list(value, &format!("tests.{name}")).into_iter().enumerate() {
+            for (i, item) in self
+                .list(value, &format!("tests.{name}"))
+                .into_iter()
+                .enumerate()
+            {
                 let Value::Map(fields) = &item.value else {
                     self.cx.error(
                         "invalid-test",
@@ -1166,7 +1215,9 @@ impl<'c> Builder<'c> {
                 let mut access_token = None;
                 for (k, v) in fields {
                     match k.as_str() {
-                        Some("say") => say = Some((self.text(v, "say").unwrap_or_default(), k.span())),
+                        Some("say") => {
+                            say = Some((self.text(v, "say").unwrap_or_default(), k.span()))
+                        }
                         Some("slots") => slots = Some(self.test_slots(v)),
                         Some(w @ ("wait" | "await")) => {
                             if w == "await" {
@@ -1183,7 +1234,11 @@ impl<'c> Builder<'c> {
                             wait = Some((t, k.span()));
                         }
                         Some("access_token") => access_token = self.text(v, "access_token"),
-                        _ => self.unknown_key(k, "a test turn", &["say", "slots", "wait", "access_token"]),
+                        _ => self.unknown_key(
+                            k,
+                            "a test turn",
+                            &["say", "slots", "wait", "access_token"],
+                        ),
                     }
                 }
                 match say {
@@ -1261,7 +1316,10 @@ impl<'c> Builder<'c> {
             other => self.cx.error(
                 "invalid-test",
                 node.span(),
-                format!("`slots` must be a map of slot name to value, found {}", other.kind()),
+                format!(
+                    "`slots` must be a map of slot name to value, found {}",
+                    other.kind()
+                ),
             ),
         }
         slots
@@ -1298,9 +1356,7 @@ fn slot_refs(text: &str) -> impl Iterator<Item = &str> {
 /// Whether `s` is a plain variable name.
 pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
@@ -1309,7 +1365,10 @@ pub(crate) fn set_split(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     (0..bytes.len()).find(|&i| {
         bytes[i] == b'='
-            && !matches!(i.checked_sub(1).map(|j| bytes[j]), Some(b'=' | b'!' | b'<' | b'>'))
+            && !matches!(
+                i.checked_sub(1).map(|j| bytes[j]),
+                Some(b'=' | b'!' | b'<' | b'>')
+            )
             && bytes.get(i + 1) != Some(&b'=')
     })
 }
@@ -1367,7 +1426,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("sendTxt", ACTIONS.iter().copied()), Some("sendText"));
+        assert_eq!(
+            suggest("sendTxt", ACTIONS.iter().copied()),
+            Some("sendText")
+        );
         assert_eq!(suggest("zzz", ACTIONS.iter().copied()), None);
     }
 }

@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use super::build::Builder;
 use super::yaml::{self, Node, Value};
 use super::Scenario;
-use crate::diagnostic::{Diagnostic, FileId, Severity, SourceMap, Span};
+use crate::diagnostic::{Diagnostic, Severity, SourceMap, Span};
 
 /// The result of loading a folder: the scenario (when there is no error),
 /// every finding, and the sources the findings point into.
@@ -115,7 +115,10 @@ pub fn sort_diagnostics(diagnostics: &mut [Diagnostic], sources: &SourceMap) {
                 (None, Some(path)) => path.clone(),
                 (None, None) => PathBuf::new(),
             };
-            let at = d.span.map(|s| (s.start.line, s.start.col)).unwrap_or((0, 0));
+            let at = d
+                .span
+                .map(|s| (s.start.line, s.start.col))
+                .unwrap_or((0, 0));
             (path, at, d.severity, d.code, d.message.clone())
         };
         key(a).cmp(&key(b))
@@ -173,9 +176,7 @@ fn read_file(path: &Path, name: String, cx: &mut Cx) -> Option<File> {
         cx.push(Diagnostic::path_error(
             "file-too-large",
             path,
-            format!(
-                "file is too large ({len} bytes; the limit is {MAX_FILE_BYTES} bytes)"
-            ),
+            format!("file is too large ({len} bytes; the limit is {MAX_FILE_BYTES} bytes)"),
         ));
         return None;
     }
@@ -198,9 +199,10 @@ fn read_file(path: &Path, name: String, cx: &mut Cx) -> Option<File> {
             let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
             let line = prefix.matches('\n').count() as u32 + 1;
             let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
-            let id = cx
-                .sources
-                .add(path.to_path_buf(), String::from_utf8_lossy(&bytes).into_owned());
+            let id = cx.sources.add(
+                path.to_path_buf(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            );
             cx.push(
                 Diagnostic::error(
                     "invalid-utf8",
@@ -214,7 +216,10 @@ fn read_file(path: &Path, name: String, cx: &mut Cx) -> Option<File> {
     };
     // A byte-order mark is legal at the start; the parser would skip it but it
     // would shift the columns we compute from the text.
-    let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
+    let text = text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text);
     let id = cx.sources.add(path.to_path_buf(), text.as_str());
     if let Some(line) = conflict_marker(&text) {
         cx.push(
@@ -223,7 +228,9 @@ fn read_file(path: &Path, name: String, cx: &mut Cx) -> Option<File> {
                 Span::point(id, line, 1),
                 "unresolved merge conflict marker",
             )
-            .with_help("resolve the conflict and remove the `<<<<<<<`, `=======` and `>>>>>>>` lines"),
+            .with_help(
+                "resolve the conflict and remove the `<<<<<<<`, `=======` and `>>>>>>>` lines",
+            ),
         );
         return None;
     }
@@ -255,10 +262,14 @@ fn read_file(path: &Path, name: String, cx: &mut Cx) -> Option<File> {
 
 /// The 1-based line of the first git merge-conflict marker, if any.
 fn conflict_marker(text: &str) -> Option<u32> {
-    text.lines().position(|l| {
-        l.starts_with("<<<<<<< ") || l == "<<<<<<<" || l == "=======" || l.starts_with(">>>>>>> ")
-    })
-    .map(|i| i as u32 + 1)
+    text.lines()
+        .position(|l| {
+            l.starts_with("<<<<<<< ")
+                || l == "<<<<<<<"
+                || l == "======="
+                || l.starts_with(">>>>>>> ")
+        })
+        .map(|i| i as u32 + 1)
 }
 
 /// Reports every key that occurs twice in one YAML map, anywhere in the tree.
@@ -327,15 +338,23 @@ fn merge_sections<'a>(dir: &Path, files: &'a [File], cx: &mut Cx) -> Sections<'a
             }
         };
         for (key, value) in entries {
-            let Some(name) = key.as_str().and_then(|k| SECTIONS.iter().find(|s| **s == k)) else {
-                let text = key.value.scalar_text().unwrap_or_else(|| key.value.kind().into());
+            let Some(name) = key
+                .as_str()
+                .and_then(|k| SECTIONS.iter().find(|s| **s == k))
+            else {
+                let text = key
+                    .value
+                    .scalar_text()
+                    .unwrap_or_else(|| key.value.kind().into());
                 cx.push(
                     Diagnostic::warning(
                         "unknown-key",
                         key.span(),
                         format!("unknown top-level key `{text}` is ignored"),
                     )
-                    .with_help("top-level keys are `scenario`, `intents`, `slots`, `tests` and `include`"),
+                    .with_help(
+                        "top-level keys are `scenario`, `intents`, `slots`, `tests` and `include`",
+                    ),
                 );
                 continue;
             };
@@ -387,8 +406,12 @@ fn merge_sections<'a>(dir: &Path, files: &'a [File], cx: &mut Cx) -> Sections<'a
     }
     if sections.scenario_keys.is_empty() && !cx.diagnostics.iter().any(Diagnostic::is_error) {
         cx.push(
-            Diagnostic::path_error("missing-scenario", dir, "no file in the folder has a `scenario:` section")
-                .with_help("add `scenario:` with `name:` and `steps:` to `main.yml`"),
+            Diagnostic::path_error(
+                "missing-scenario",
+                dir,
+                "no file in the folder has a `scenario:` section",
+            )
+            .with_help("add `scenario:` with `name:` and `steps:` to `main.yml`"),
         );
     }
     sections
@@ -402,7 +425,11 @@ fn file_order(files: &[File], cx: &mut Cx) -> Vec<usize> {
     let main = MAIN_FILES
         .iter()
         .find_map(|n| by_name(n))
-        .or_else(|| files.iter().position(|f| top_level(&f.root, "scenario").is_some()))
+        .or_else(|| {
+            files
+                .iter()
+                .position(|f| top_level(&f.root, "scenario").is_some())
+        })
         .unwrap_or(0);
     let mut order = vec![main];
     let mut included: HashMap<String, Span> = HashMap::new();
@@ -421,14 +448,21 @@ fn file_order(files: &[File], cx: &mut Cx) -> Vec<usize> {
                 cx.error(
                     "invalid-include",
                     include.span(),
-                    format!("`include` must be a list of file names, found {}", other.kind()),
+                    format!(
+                        "`include` must be a list of file names, found {}",
+                        other.kind()
+                    ),
                 );
                 vec![]
             }
         };
         for item in items {
             let Some(name) = item.as_str() else {
-                cx.error("invalid-include", item.span(), "an `include` entry must be a file name");
+                cx.error(
+                    "invalid-include",
+                    item.span(),
+                    "an `include` entry must be a file name",
+                );
                 continue;
             };
             if let Some(first) = included.get(name) {
@@ -498,5 +532,8 @@ fn build(dir: &Path, sections: Sections<'_>, cx: &mut Cx) -> Option<Scenario> {
 
 /// Whether diagnostics hold an error (helper for tests and tools).
 pub fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
-    diagnostics.iter().filter(|d| d.severity == severity).count()
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
 }

@@ -48,8 +48,7 @@ pub(crate) fn map_pos(
     if matches!(first, Some('\'') | Some('"')) {
         // Quoted: exact when single-line and nothing before the column was escaped.
         let n = col as usize - 1;
-        let exact = !value.contains('\n')
-            && raw.chars().skip(1).take(n).eq(value.chars().take(n));
+        let exact = !value.contains('\n') && raw.chars().skip(1).take(n).eq(value.chars().take(n));
         return if exact && line == 1 {
             (point(node.line, node.col + col), None)
         } else {
@@ -108,5 +107,64 @@ fn strip_comment(line: &str) -> &str {
     match line.find(" #") {
         Some(i) => &line[..i],
         None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::FileId;
+    use crate::scenario::yaml::{parse, Value};
+
+    /// Parses `text`, finds the scalar value of key `key` (anywhere, first
+    /// match) and maps `pos` inside it.
+    fn map(text: &str, key: &str, prefix: &str, line: u32, col: u32) -> (u32, u32, bool) {
+        let mut sources = SourceMap::default();
+        let id = sources.add("t.yml".into(), text);
+        assert_eq!(id, FileId(0));
+        let root = parse(text, id).unwrap();
+        fn find<'a>(n: &'a Node, key: &str) -> Option<&'a Node> {
+            match &n.value {
+                Value::Map(e) => e.iter().find_map(|(k, v)| {
+                    if k.as_str() == Some(key) {
+                        Some(v)
+                    } else {
+                        find(v, key)
+                    }
+                }),
+                Value::Seq(items) => items.iter().find_map(|i| find(i, key)),
+                _ => None,
+            }
+        }
+        let node = find(&root, key).unwrap();
+        let (span, note) = map_pos(&sources, node, prefix, Some(SourcePos { line, col }));
+        (span.start.line, span.start.col, note.is_none())
+    }
+
+    #[test]
+    fn positions_map_into_the_file() {
+        // (yaml, key, prefix, pos line, pos col) → (file line, file col, exact)
+        let cases: &[(&str, &str, &str, u32, u32, (u32, u32, bool))] = &[
+            // Plain scalar: column offset only.
+            ("a: x {{ y }}\n", "a", "", 1, 6, (1, 9, true)),
+            // Single-quoted: one more column for the quote.
+            ("a: 'x {{ y }}'\n", "a", "", 1, 6, (1, 10, true)),
+            ("a: \"x {{ y }}\"\n", "a", "", 1, 1, (1, 5, true)),
+            // An escape before the column: approximate, at the scalar start.
+            ("a: 'it''s {{ y }}'\n", "a", "", 1, 9, (1, 4, false)),
+            // Literal block: next line plus indent, line by line.
+            ("a: |\n  one\n  {{ two }}\n", "a", "", 2, 4, (3, 6, true)),
+            ("- s: |-\n    x\n", "s", "", 1, 1, (2, 5, true)),
+            // Folded block: exact on its first line only.
+            ("a: >\n  one {{\n  two\n", "a", "", 1, 5, (2, 7, true)),
+            ("a: >\n  one\n  two {{\n", "a", "", 1, 9, (2, 3, false)),
+            // `set:` right side: the prefix shifts the column.
+            ("set: 'x = 1 +'\n", "set", "x = ", 1, 4, (1, 14, true)),
+            // Multi-line quoted: approximate.
+            ("a: 'one\n  two'\n", "a", "", 2, 1, (1, 4, false)),
+        ];
+        for (yaml, key, prefix, line, col, want) in cases {
+            assert_eq!(map(yaml, key, prefix, *line, *col), *want, "{yaml:?}");
+        }
     }
 }

@@ -20,7 +20,9 @@ pub(crate) fn run(scenario: &mut Scenario, facts: &[StepFacts], cx: &mut Cx) {
 fn entry_points(scenario: &Scenario) -> indexmap::IndexMap<String, StepId> {
     let mut map: indexmap::IndexMap<String, StepId> = indexmap::IndexMap::new();
     for step in &scenario.steps {
-        let Next::Map(next) = &step.next else { continue };
+        let Next::Map(next) = &step.next else {
+            continue;
+        };
         for (intent, target) in &next.intents {
             if !scenario.step(*target).entrypoint {
                 continue;
@@ -40,7 +42,9 @@ fn unreachable_steps(scenario: &Scenario, facts: &[StepFacts], cx: &mut Cx) {
     let mut stack = vec![StepId::INITIAL];
     stack.extend(scenario.entry_points.values().copied());
     while let Some(id) = stack.pop() {
-        let Some(done) = seen.get_mut(id.index()) else { continue };
+        let Some(done) = seen.get_mut(id.index()) else {
+            continue;
+        };
         if *done {
             continue;
         }
@@ -61,7 +65,9 @@ fn unreachable_steps(scenario: &Scenario, facts: &[StepFacts], cx: &mut Cx) {
         d = if step.entrypoint {
             d.with_help("an entry point is only reachable through an intent that some step's `next` maps to it")
         } else {
-            d.with_help("add it as a `next` target, or `entrypoint: true` for an intent that leads to it")
+            d.with_help(
+                "add it as a `next` target, or `entrypoint: true` for an intent that leads to it",
+            )
         };
         cx.push(d);
     }

@@ -76,12 +76,7 @@ impl Value {
             Value::Map(entries) => serde_json::Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.value.scalar_text().unwrap_or_default(),
-                            v.value.to_json(),
-                        )
-                    })
+                    .map(|(k, v)| (k.value.scalar_text().unwrap_or_default(), v.value.to_json()))
                     .collect(),
             ),
         }
@@ -149,7 +144,7 @@ fn parse_tree(text: &str) -> Result<Node, ParseError> {
     let mut budget = Budget::default();
     // Bounded time and memory on hostile input; generous for real scenarios
     // (a 10,000-step scenario is about 150,000 nodes).
-    budget.max_depth = 128;
+    budget.max_depth = 48;
     budget.max_nodes = 2_000_000;
     budget.max_aliases = 10_000;
     budget.max_total_scalar_bytes = 16 * 1024 * 1024;

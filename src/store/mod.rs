@@ -114,9 +114,10 @@ pub struct StoreOptions {
     pub max_record_bytes: usize,
     /// How long a lock is held at most if its holder dies.
     pub lock_ttl: Duration,
-    /// How long connecting to a networked backend (or waiting for a busy
-    /// SQLite file) may take before the operation fails as unavailable.
-    pub connect_timeout: Duration,
+    /// How long connecting to the backend, one call to it, or waiting for a
+    /// busy SQLite file may take before the operation fails as
+    /// [`StoreError::Unavailable`].
+    pub timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -124,7 +125,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_record_bytes: 64 * 1024,
             lock_ttl: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(2),
         }
     }
 }
@@ -170,11 +171,17 @@ pub trait Store: Send + Sync {
     async fn health(&self) -> Result<(), StoreError>;
 }
 
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.backend())
+    }
+}
+
 /// Opens the store named by `url`:
 ///
 /// - `memory://`: in-process, lost at exit;
 /// - `sqlite://PATH` (`sqlite://steptalk.db`, `sqlite:///var/lib/steptalk.db`);
-/// - `redis://HOST[:PORT][/DB][?prefix=P]` (also `rediss://`);
+/// - `redis://HOST[:PORT][/DB][?prefix=P]`;
 /// - `postgres://USER@HOST[:PORT]/DB[?schema=S]` (also `postgresql://`).
 ///
 /// A backend that is down when the store is opened does not make `open` fail:

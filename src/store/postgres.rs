@@ -139,7 +139,7 @@ impl PostgresStore {
         }
         let mut config =
             tokio_postgres::Config::from_str(parsed.as_str()).map_err(|err| bad(&err))?;
-        config.connect_timeout(options.connect_timeout);
+        config.connect_timeout(options.timeout);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -147,7 +147,7 @@ impl PostgresStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let timeout = Some(options.connect_timeout);
+        let timeout = Some(options.timeout);
         let pool = Pool::builder(manager)
             .max_size(16)
             .runtime(Runtime::Tokio1)
@@ -174,7 +174,7 @@ impl PostgresStore {
     async fn client(&self) -> Result<Object, StoreError> {
         let mut client = self.pool.get().await.map_err(error)?;
         self.ready
-            .get_or_try_init(|| migrate(&mut client, &self.schema))
+            .get_or_try_init(|| within(self.options.timeout, migrate(&mut client, &self.schema)))
             .await?;
         Ok(client)
     }
@@ -219,6 +219,17 @@ async fn migrate(client: &mut Object, schema: &str) -> Result<(), StoreError> {
     tx.commit().await.map_err(error)
 }
 
+/// Bounds one call: tokio-postgres has no client-side timeout, and a
+/// database that stops answering must not hang the turn.
+async fn within<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or_else(|_| Err(error(format_args!("no answer within {timeout:?}"))))
+}
+
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -230,11 +241,14 @@ impl Store for PostgresStore {
     }
 
     async fn load(&self, key: &UserKey) -> Result<Record, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(&self.sql.load, &[&key.scenario, &key.user_id])
-            .await
-            .map_err(error)?;
+        let row = within(self.options.timeout, async {
+            let client = self.client().await?;
+            client
+                .query_opt(&self.sql.load, &[&key.scenario, &key.user_id])
+                .await
+                .map_err(error)
+        })
+        .await?;
         match row {
             None => Ok(Record::default()),
             Some(row) => Ok(Record {
@@ -251,25 +265,24 @@ impl Store for PostgresStore {
         expected_version: u64,
     ) -> Result<u64, StoreError> {
         let json = encode(vars, self.options.max_record_bytes)?;
-        let client = self.client().await?;
-        let written = if expected_version == 0 {
-            client
-                .execute(&self.sql.insert, &[&key.scenario, &key.user_id, &json])
-                .await
-        } else {
-            client
-                .execute(
-                    &self.sql.update,
-                    &[
-                        &key.scenario,
-                        &key.user_id,
-                        &json,
-                        &to_i64(expected_version),
-                    ],
-                )
-                .await
-        }
-        .map_err(error)?;
+        let written = within(self.options.timeout, async {
+            let client = self.client().await?;
+            if expected_version == 0 {
+                client
+                    .execute(&self.sql.insert, &[&key.scenario, &key.user_id, &json])
+                    .await
+            } else {
+                let expected = to_i64(expected_version);
+                client
+                    .execute(
+                        &self.sql.update,
+                        &[&key.scenario, &key.user_id, &json, &expected],
+                    )
+                    .await
+            }
+            .map_err(error)
+        })
+        .await?;
         if written == 1 {
             Ok(expected_version + 1)
         } else {
@@ -283,21 +296,24 @@ impl Store for PostgresStore {
         let ttl_ms = i64::try_from(self.options.lock_ttl.as_millis()).unwrap_or(i64::MAX);
         for attempt in 0.. {
             // A connection per attempt: none is held while waiting.
-            let taken = self
-                .client()
-                .await?
-                .execute(
-                    &self.sql.lock,
-                    &[&key.scenario, &key.user_id, &token, &ttl_ms],
-                )
-                .await
-                .map_err(error)?;
+            let taken = within(self.options.timeout, async {
+                self.client()
+                    .await?
+                    .execute(
+                        &self.sql.lock,
+                        &[&key.scenario, &key.user_id, &token, &ttl_ms],
+                    )
+                    .await
+                    .map_err(error)
+            })
+            .await?;
             if taken == 1 {
                 return Ok(Box::new(PostgresLock {
                     pool: self.pool.clone(),
                     sql: self.sql.clone(),
                     key: key.clone(),
                     token,
+                    timeout: self.options.timeout,
                     released: false,
                 }));
             }
@@ -311,9 +327,12 @@ impl Store for PostgresStore {
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client.execute("SELECT 1", &[]).await.map_err(error)?;
-        Ok(())
+        within(self.options.timeout, async {
+            let client = self.client().await?;
+            client.execute("SELECT 1", &[]).await.map_err(error)
+        })
+        .await
+        .map(drop)
     }
 }
 
@@ -322,6 +341,7 @@ struct PostgresLock {
     sql: std::sync::Arc<Sql>,
     key: UserKey,
     token: String,
+    timeout: Duration,
     released: bool,
 }
 
@@ -330,13 +350,17 @@ async fn unlock(
     sql: std::sync::Arc<Sql>,
     key: UserKey,
     token: String,
+    timeout: Duration,
 ) -> Result<(), StoreError> {
-    let client = pool.get().await.map_err(error)?;
-    client
-        .execute(&sql.unlock, &[&key.scenario, &key.user_id, &token])
-        .await
-        .map_err(error)?;
-    Ok(())
+    within(timeout, async {
+        let client = pool.get().await.map_err(error)?;
+        client
+            .execute(&sql.unlock, &[&key.scenario, &key.user_id, &token])
+            .await
+            .map_err(error)
+    })
+    .await
+    .map(drop)
 }
 
 #[async_trait]
@@ -348,6 +372,7 @@ impl UserLock for PostgresLock {
             self.sql.clone(),
             self.key.clone(),
             std::mem::take(&mut self.token),
+            self.timeout,
         )
         .await
     }
@@ -366,6 +391,7 @@ impl Drop for PostgresLock {
                 self.sql.clone(),
                 self.key.clone(),
                 std::mem::take(&mut self.token),
+                self.timeout,
             ));
         }
     }

@@ -130,7 +130,7 @@ impl SqliteStore {
         let store = SqliteStore {
             db: Arc::new(Db {
                 path: PathBuf::from(path),
-                busy_timeout: options.connect_timeout,
+                busy_timeout: options.timeout,
                 conn: Mutex::new(None),
             }),
             options,

@@ -17,12 +17,14 @@ use std::sync::Arc;
 
 use crate::engine::{Engine, EngineConfig};
 use crate::nlu::Matcher;
+use crate::outbound::HttpOutbound;
 use crate::scenario::Scenario;
 use runner::{Failure, Outcome, ScenarioRun};
 
 /// `steptalk test` options.
 #[derive(Debug, Clone, Default)]
 pub struct TestOptions {
+    /// Scenario folders, run in this order.
     pub dirs: Vec<PathBuf>,
     /// `--seed` (default 0).
     pub seed: u64,
@@ -35,7 +37,9 @@ pub struct TestOptions {
 /// Tests counted so far.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Tests whose every turn passed.
     pub passed: usize,
+    /// Failed tests, plus one per folder that did not load.
     pub failed: usize,
 }
 
@@ -47,8 +51,9 @@ pub async fn run(options: &TestOptions, out: &mut (dyn Write + Send)) -> std::io
         None => "wall clock".to_string(),
     };
     writeln!(out, "seed {}, clock {clock}", options.seed)?;
+    let outbound = HttpOutbound::new(options.rewrites.clone()).map_err(std::io::Error::other)?;
     let engine = Engine {
-        outbound: outbound(&options.rewrites),
+        outbound: Arc::new(outbound),
         config: EngineConfig::default(),
     };
     let mut summary = Summary::default();
@@ -66,7 +71,11 @@ pub async fn run(options: &TestOptions, out: &mut (dyn Write + Send)) -> std::io
             }
         }
     }
-    writeln!(out, "\n{} passed, {} failed", summary.passed, summary.failed)?;
+    writeln!(
+        out,
+        "\n{} passed, {} failed",
+        summary.passed, summary.failed
+    )?;
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }
 
@@ -145,33 +154,21 @@ fn folder_name(dir: &Path) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
-/// Loads a scenario folder, or returns its rendered diagnostics.
-// FIXME: call the loader (`crate::scenario::load`) and its renderer once they
-// are merged; until then no folder loads.
+/// Loads a scenario folder, or returns its errors drawn by the shared
+/// renderer, exactly as `steptalk check` prints them.
 fn load(dir: &Path) -> Result<Scenario, String> {
-    Err(format!(
-        "{}: error: the scenario loader is not available yet\n",
-        dir.display()
-    ))
-}
-
-/// The engine's door to the network for tests, with `--rewrite-outbound`.
-// FIXME: use the engine's real outbound client from `crate::outbound` once merged.
-fn outbound(rewrites: &[crate::outbound::Rewrite]) -> Arc<dyn crate::engine::Outbound> {
-    let _ = rewrites;
-    Arc::new(Offline)
-}
-
-struct Offline;
-
-#[async_trait::async_trait]
-impl crate::engine::Outbound for Offline {
-    async fn send(
-        &self,
-        _req: crate::engine::OutboundRequest,
-    ) -> Result<crate::engine::OutboundResponse, crate::engine::OutboundError> {
-        Err(crate::engine::OutboundError::Other(
-            "outbound HTTP is not available yet".into(),
-        ))
+    let loaded = crate::scenario::load(dir);
+    if let Some(scenario) = loaded.scenario {
+        return Ok(scenario);
     }
+    let mut rendered = String::new();
+    for diagnostic in loaded.diagnostics.iter().filter(|d| d.is_error()) {
+        rendered.push_str(&crate::diagnostic::render(
+            diagnostic,
+            &loaded.sources,
+            false,
+        ));
+        rendered.push('\n');
+    }
+    Err(rendered)
 }

@@ -15,7 +15,7 @@ pub struct Backend {
     pub url: String,
     /// For `memory://`, the one instance every `open` returns: two separate
     /// memory stores share nothing, so "two instances" means one here.
-    memory: Mutex<Option<Arc<dyn Store>>>,
+    memory: tokio::sync::Mutex<Option<Arc<dyn Store>>>,
     /// Keeps the SQLite directory alive for the test.
     pub dir: tempfile::TempDir,
 }
@@ -39,12 +39,16 @@ impl Backend {
             "memory" => "memory://".to_string(),
             "sqlite" => format!("sqlite://{}", dir.path().join("store.db").display()),
             "redis" => with_param(
-                &env_url(name, "STEPTALK_TEST_REDIS_URL")?,
+                &env_url(name, "STEPTALK_TEST_REDIS_URL", "redis://127.0.0.1:6379")?,
                 "prefix",
                 &format!("steptalk-test-{}:", suffix()),
             ),
             "postgres" => with_param(
-                &env_url(name, "STEPTALK_TEST_POSTGRES_URL")?,
+                &env_url(
+                    name,
+                    "STEPTALK_TEST_POSTGRES_URL",
+                    "postgres://postgres@127.0.0.1:5432/test",
+                )?,
                 "schema",
                 &format!("steptalk_test_{}", suffix()),
             ),
@@ -53,7 +57,7 @@ impl Backend {
         Some(Backend {
             name,
             url,
-            memory: Mutex::new(None),
+            memory: tokio::sync::Mutex::new(None),
             dir,
         })
     }
@@ -61,7 +65,7 @@ impl Backend {
     /// A store instance on this backend's namespace.
     pub async fn open(&self, options: StoreOptions) -> Arc<dyn Store> {
         if self.name == "memory" {
-            let mut memory = self.memory.lock().unwrap();
+            let mut memory = self.memory.lock().await;
             if let Some(store) = &*memory {
                 return store.clone();
             }
@@ -108,11 +112,11 @@ impl Backend {
     }
 }
 
-fn env_url(name: &str, var: &str) -> Option<String> {
+fn env_url(name: &str, var: &str, example: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            println!("skipping {name}: {var} is not set (e.g. {var}=redis://127.0.0.1:6379 or postgres://postgres@127.0.0.1:5432/test)");
+            println!("skipping {name}: {var} is not set (e.g. {var}={example})");
             None
         }
     }
@@ -174,4 +178,18 @@ impl Proxy {
             let _ = task.await;
         }
     }
+}
+
+/// A loopback server that accepts connections and never answers, like a
+/// backend that hangs. Returns its port; it lives as long as the returned task.
+pub async fn silent_server() -> (u16, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
 }

@@ -33,8 +33,14 @@ async fn profile(Query(query): Query<HashMap<String, String>>, headers: HeaderMa
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let header = headers.get("x-amz-access-token").and_then(|v| v.to_str().ok());
-    let token = query.get("access_token").map(String::as_str).or(bearer).or(header);
+    let header = headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok());
+    let token = query
+        .get("access_token")
+        .map(String::as_str)
+        .or(bearer)
+        .or(header);
     match token {
         Some("Atza|valid-token") => jane().into_response(),
         Some("Atza|slow-token") => {
@@ -43,8 +49,10 @@ async fn profile(Query(query): Query<HashMap<String, String>>, headers: HeaderMa
         }
         Some("Atza|broken-token") => {
             // A body stream that fails half-way: hyper aborts the connection mid-answer.
-            let chunks: Vec<Result<&'static str, std::io::Error>> =
-                vec![Ok("{\"email\""), Err(std::io::Error::other("connection dropped"))];
+            let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+                Ok("{\"email\""),
+                Err(std::io::Error::other("connection dropped")),
+            ];
             let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
             (StatusCode::OK, [("content-type", "application/json")], body).into_response()
         }
