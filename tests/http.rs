@@ -341,10 +341,11 @@ async fn graceful_shutdown_lets_an_in_flight_turn_finish() {
     let in_flight = tokio::spawn(async move { post(&url, body.to_string()).await });
 
     let mut reached_rx = reached_rx;
-    reached_rx
-        .recv()
+    // A timeout so a turn that never calls the API fails the test instead of hanging it.
+    tokio::time::timeout(Duration::from_secs(20), reached_rx.recv())
         .await
-        .expect("the turn calls the profile API");
+        .expect("the turn calls the profile API within 20 s")
+        .expect("the stand-in is running");
     server.signal_shutdown();
     let (status, answer) = in_flight.await.expect("request task");
     assert_eq!(status, 200, "{answer}");
