@@ -408,3 +408,28 @@ async fn metrics_count_turns_latency_and_errors_per_scenario() {
     }
     server.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn scenario_errors_stop_the_start_with_rendered_diagnostics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = dir.path().join("broken");
+    std::fs::create_dir(&scenario).expect("scenario folder");
+    std::fs::write(
+        scenario.join("main.yml"),
+        "scenario:\n  name: Broken\n  steps:\n    - name: Start\n      actions:\n        - sendText: 'hi'\n      next: Nowhere\n",
+    )
+    .expect("write main.yml");
+    let mut options = options(&[]);
+    options.dirs = vec![scenario.clone()];
+    let Err(err) = steptalk::server::build_state(&options).await else {
+        panic!("a scenario with errors must not be served");
+    };
+    let text = err.to_string();
+    let path = scenario.join("main.yml");
+    assert!(text.contains("error(s) in the scenarios"), "{text}");
+    assert!(
+        text.contains(&format!("{}:7:", path.display())),
+        "the error names file and line: {text}"
+    );
+    assert!(text.contains("Nowhere"), "{text}");
+}

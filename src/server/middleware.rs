@@ -81,3 +81,22 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     });
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_generic_500_with_the_message_in_the_report() {
+        for payload in [
+            Box::new("boom") as Box<dyn Any + Send>,
+            Box::new(String::from("boom")),
+        ] {
+            let res = panic_response(payload);
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let report = res.extensions().get::<ErrorReport>().expect("report");
+            assert_eq!(report.kind, ErrorKind::Panic);
+            assert_eq!(report.detail, "handler panicked: boom");
+        }
+    }
+}
