@@ -7,6 +7,8 @@
 # Targets (docs: design.md): steptalk >= 70 % of the baseline, p99 < 5 ms, RSS < 30 MB.
 #
 # Usage: scripts/load.sh [DURATION_S] [SCENARIO]       (defaults: 10, account-linking)
+#        VERIFY=1 scripts/load.sh …   also measures steptalk with signature checks ON
+#        (examples/verified_serve.rs: a throwaway CA, pre-signed requests replayed by wrk).
 # Needs: wrk (apt-get install -y wrk). Builds the release binaries first.
 #
 # Each request is an AMAZON.HelpIntent (no outbound HTTP) from a different user, so the
@@ -19,6 +21,8 @@ CONNECTIONS=32
 THREADS=2
 STEPTALK_ADDR=127.0.0.1:3100
 BASELINE_ADDR=127.0.0.1:3101
+VERIFIED_ADDR=127.0.0.1:3102
+VERIFY="${VERIFY:-0}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
 PIDS=()
@@ -33,6 +37,7 @@ command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2;
 
 cd "$ROOT"
 cargo build --release --quiet --bin steptalk --example baseline
+if [[ "$VERIFY" == 1 ]]; then cargo build --release --quiet --example verified_serve; fi
 
 # A wrk script that POSTs an envelope with a fresh userId per request.
 cat >"$WORK/post.lua" <<'LUA'
@@ -63,10 +68,31 @@ wait_ready() {
     exit 1
 }
 
-# Runs wrk against URL; prints "requests_per_s p99_ms".
+# Replays pre-signed requests (`signature<TAB>body` lines) with their headers.
+cat >"$WORK/signed.lua" <<'LUA'
+local requests = {}
+local next_index = 1
+function init(args)
+    for line in io.lines(os.getenv("SIGNED_REQUESTS")) do
+        local tab = string.find(line, "\t", 1, true)
+        table.insert(requests, { string.sub(line, 1, tab - 1), string.sub(line, tab + 1) })
+    end
+end
+function request()
+    local r = requests[next_index]
+    next_index = next_index % #requests + 1
+    return wrk.format("POST", nil, {
+        ["Content-Type"] = "application/json",
+        ["Signature-256"] = r[1],
+        ["SignatureCertChainUrl"] = "https://s3.amazonaws.com/echo.api/echo-api-cert-load.pem",
+    }, r[2])
+end
+LUA
+
+# Runs wrk against URL (with the wrk script $2, default post.lua); prints "requests_per_s p99_ms".
 run_wrk() {
     local out
-    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$1")"
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/${2:-post.lua}" "$1")"
     echo "$out" >"$WORK/last-wrk.txt"
     local rps p99 non2xx
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
@@ -97,11 +123,27 @@ PIDS+=($STEPTALK_PID)
 wait_ready "$STEPTALK_ADDR"
 read -r ST_RPS ST_P99 < <(run_wrk "http://$STEPTALK_ADDR/alexa/$SCENARIO")
 RSS_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$STEPTALK_PID/status")"
+kill "$STEPTALK_PID"
+
+# --- steptalk with signature checks on ---
+V_RPS=0 V_P99=0
+if [[ "$VERIFY" == 1 ]]; then
+    export SIGNED_REQUESTS="$WORK/signed.tsv"
+    target/release/examples/verified_serve "$VERIFIED_ADDR" "scenarios/$SCENARIO" "$SIGNED_REQUESTS" 5000 \
+        2>"$WORK/verified.log" &
+    PIDS+=($!)
+    wait_ready "$VERIFIED_ADDR"
+    read -r V_RPS V_P99 < <(run_wrk "http://$VERIFIED_ADDR/alexa/$SCENARIO" signed.lua)
+fi
 
 awk -v b="$BASE_RPS" -v bp="$BASE_P99" -v s="$ST_RPS" -v sp="$ST_P99" -v rss="$RSS_KB" \
-    -v c="$CONNECTIONS" -v d="$DURATION" 'BEGIN {
+    -v v="$V_RPS" -v vp="$V_P99" -v c="$CONNECTIONS" -v d="$DURATION" 'BEGIN {
     printf "load: %d connections, %d s each, signature checks off\n", c, d
     printf "baseline : %10.0f req/s   p99 %7.3f ms\n", b, bp
     printf "steptalk : %10.0f req/s   p99 %7.3f ms   peak RSS %.1f MB\n", s, sp, rss / 1024
     printf "ratio    : %9.1f %%  (target >= 70 %%)\n", 100 * s / b
+    if (v > 0) {
+        printf "verified : %10.0f req/s   p99 %7.3f ms   (signature checks on)\n", v, vp
+        printf "ratio    : %9.1f %%  (verified / baseline)\n", 100 * v / b
+    }
 }'
