@@ -581,10 +581,13 @@ mod tests {
         )
     }
 
+    /// (utterance, intent, slots)
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
     #[test]
     fn parses_utterances() {
         let m = matcher();
-        let cases: &[(&str, &str, &[(&str, &str)])] = &[
+        let cases: &[Case] = &[
             ("yes", "yes", &[]),
             ("Of course!", "yes", &[]),
             ("  SURE. ", "yes", &[]),

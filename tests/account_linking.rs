@@ -27,7 +27,11 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn manifest_dir() -> &'static Path {
@@ -48,7 +52,10 @@ async fn start_server(dir: &str, store: &str, profile_api: &str) -> Server {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the steptalk binary starts");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -57,7 +64,10 @@ async fn start_server(dir: &str, store: &str, profile_api: &str) -> Server {
                 return server;
             }
         }
-        assert!(Instant::now() < deadline, "steptalk serve did not become healthy");
+        assert!(
+            Instant::now() < deadline,
+            "steptalk serve did not become healthy"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -112,7 +122,9 @@ async fn post(server: &Server, body: &Value) -> (u16, Value, Duration) {
 }
 
 fn speech(res: &Value) -> &str {
-    res["response"]["outputSpeech"]["ssml"].as_str().unwrap_or("")
+    res["response"]["outputSpeech"]["ssml"]
+        .as_str()
+        .unwrap_or("")
 }
 
 fn temp_db(dir: &tempfile::TempDir) -> (String, PathBuf) {
@@ -130,14 +142,20 @@ async fn account_linking_over_http() {
     // An unlinked user: asked to link, a LinkAccount card, the session ends.
     let (status, res, _) = post(&server, &launch("user-unlinked", None)).await;
     assert_eq!(status, 200, "{res}");
-    assert!(speech(&res).contains("Please link your account in the companion Alexa App"), "{res}");
+    assert!(
+        speech(&res).contains("Please link your account in the companion Alexa App"),
+        "{res}"
+    );
     assert_eq!(res["response"]["card"]["type"], "LinkAccount", "{res}");
     assert_eq!(res["response"]["shouldEndSession"], true, "{res}");
 
     // A linked user hears the e-mail from the profile API.
     let (status, res, _) = post(&server, &launch("user-linked", Some("Atza|valid-token"))).await;
     assert_eq!(status, 200, "{res}");
-    assert!(speech(&res).contains(&format!("The user e-mail is: {}", lwa::EMAIL)), "{res}");
+    assert!(
+        speech(&res).contains(&format!("The user e-mail is: {}", lwa::EMAIL)),
+        "{res}"
+    );
     assert!(res["response"].get("card").is_none(), "{res}");
 
     // An invalid or expired token (400 invalid_token): the LinkAccount card again.
@@ -149,13 +167,22 @@ async fn account_linking_over_http() {
     // The profile API answers after 10 s: an apology, well inside Alexa's 8 s.
     let (status, res, elapsed) = post(&server, &launch("user-slow", Some("Atza|slow-token"))).await;
     assert_eq!(status, 200, "{res}");
-    assert!(speech(&res).contains("Sorry, I could not reach Amazon"), "{res}");
-    assert!(elapsed < Duration::from_secs(7), "answered after {elapsed:?}");
+    assert!(
+        speech(&res).contains("Sorry, I could not reach Amazon"),
+        "{res}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(7),
+        "answered after {elapsed:?}"
+    );
 
     // After the linked turns, no stored record holds a token.
     drop(server);
     let stored = sqlite_text_containing(&db_path, lwa::EMAIL);
-    assert!(!stored.is_empty(), "the linked turn's variables were not stored");
+    assert!(
+        !stored.is_empty(),
+        "the linked turn's variables were not stored"
+    );
     let leaked = sqlite_text_containing(&db_path, "Atza|");
     assert!(leaked.is_empty(), "tokens found in the store: {leaked:?}");
 }
@@ -165,10 +192,17 @@ async fn profile_api_down_gets_an_apology() {
     // Nothing listens on this port: connecting fails at once.
     let down = format!("http://127.0.0.1:{}", free_port());
     let server = start_server(SCENARIO, "memory://", &down).await;
-    let (status, res, elapsed) = post(&server, &launch("user-down", Some("Atza|valid-token"))).await;
+    let (status, res, elapsed) =
+        post(&server, &launch("user-down", Some("Atza|valid-token"))).await;
     assert_eq!(status, 200, "{res}");
-    assert!(speech(&res).contains("Sorry, I could not reach Amazon"), "{res}");
-    assert!(elapsed < Duration::from_secs(7), "answered after {elapsed:?}");
+    assert!(
+        speech(&res).contains("Sorry, I could not reach Amazon"),
+        "{res}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(7),
+        "answered after {elapsed:?}"
+    );
 }
 
 /// `steptalk test` over the scenario's own tests and over the tutorial snippet as published.
@@ -181,7 +215,11 @@ async fn scenario_tests_pass_against_the_stand_in() {
             .args(["check", dir])
             .output()
             .unwrap();
-        assert!(check.status.success(), "check {dir}:\n{}", String::from_utf8_lossy(&check.stdout));
+        assert!(
+            check.status.success(),
+            "check {dir}:\n{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_steptalk"))
             .current_dir(manifest_dir())
             .args(["test", dir, "--rewrite-outbound"])
@@ -191,7 +229,14 @@ async fn scenario_tests_pass_against_the_stand_in() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "test {dir}:\n{stdout}");
-        assert!(stdout.lines().last().unwrap_or("").ends_with(" passed, 0 failed"), "{stdout}");
+        assert!(
+            stdout
+                .lines()
+                .last()
+                .unwrap_or("")
+                .ends_with(" passed, 0 failed"),
+            "{stdout}"
+        );
     }
 }
 

@@ -457,3 +457,73 @@ fn can_fulfill_answers_from_entry_points() {
         assert_eq!(answer["response"]["canFulfillIntent"]["canFulfill"], "NO");
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use steptalk::alexa::mapping::{to_ssml, MAX_SPEECH_CHARS};
+
+    /// Text rich in the characters the SSML rules care about.
+    fn speechy() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("([a-z ]|[&<>/!#;x0-9]|<speak>|</speak>|&amp;|é){0,60}")
+            .unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn ssml_keeps_every_ampersand_a_reference(text in speechy()) {
+            let ssml = to_ssml(&text);
+            prop_assert!(ssml.starts_with("<speak>") && ssml.ends_with("</speak>"));
+            let inner = &ssml["<speak>".len()..ssml.len() - "</speak>".len()];
+            prop_assert!(!inner.contains("<speak>") && !inner.contains("</speak>"), "{}", ssml);
+            for (i, _) in inner.match_indices('&') {
+                let rest = &inner[i + 1..];
+                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '#').collect();
+                prop_assert!(!name.is_empty() && rest[name.len()..].starts_with(';'), "{}", ssml);
+            }
+            for (i, _) in inner.match_indices('<') {
+                let next = inner[i + 1..].chars().next();
+                prop_assert!(next.is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!'), "{}", ssml);
+            }
+        }
+
+        #[test]
+        fn outputs_map_within_limits_or_fail_typed(len in 0usize..9_000, reprompt in proptest::option::of(speechy())) {
+            let out = TurnOutput {
+                speech: "a&".repeat(len / 2),
+                reprompt,
+                end_session: false,
+                waiting: Some("S".into()),
+                ..TurnOutput::default()
+            };
+            if let Ok(res) = to_response(&out) {
+                let json = serde_json::to_vec(&res).unwrap();
+                prop_assert!(json.len() <= 24 * 1024);
+                if let Some(steptalk::alexa::envelope::OutputSpeech::Ssml { ssml, .. }) = &res.response.output_speech {
+                    prop_assert!(ssml.chars().count() <= MAX_SPEECH_CHARS);
+                }
+            }
+        }
+
+        #[test]
+        fn parsing_arbitrary_json_never_panics(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse_request(&body);
+        }
+
+        #[test]
+        fn mapping_arbitrary_envelopes_never_panics(
+            kind in "[A-Za-z.]{0,20}",
+            user in proptest::option::of("[a-z]{0,5}"),
+            step in proptest::option::of(any::<i32>()),
+        ) {
+            let body = json!({
+                "session": {"user": {"userId": user}, "application": {"applicationId": "s"},
+                            "attributes": {"steptalk": {"step": step}}},
+                "request": {"type": kind, "intent": {"name": "I"}},
+            });
+            if let Ok((env, raw)) = parse_request(body.to_string().as_bytes()) {
+                let _ = to_turn(&env, raw);
+            }
+        }
+    }
+}

@@ -167,6 +167,11 @@ scenario:
       next:
         number: Echo
         hush: Quiet
+        divide: Divide
+    - name: Divide
+      actions:
+        - set: 'x = n / 0'
+        - sendText: 'Never said.'
     - name: Echo
       actions:
         - set: 'doubled = n * 2'
@@ -178,6 +183,7 @@ scenario:
 intents:
   number: ['{n}', 'the number {n}']
   hush: ['hush']
+  divide: ['divide {n} by zero']
 slots:
   n: '@bottalk.number'
 "#;
@@ -205,6 +211,10 @@ tests:
     - say: start
     - say: hush
       wait: 'Psst'
+  Turn error:
+    - say: start
+    - say: divide 3 by zero
+      wait: 'Never said.'
   Flat form:
     - say: start
     - wait: 'Hello!'
@@ -219,7 +229,7 @@ tests:
     let (code, stdout) = steptalk_test(&[dir.to_str().unwrap(), "--now", NOW]);
     snapshot_settings(Some(tmp.path())).bind(|| insta::assert_snapshot!(stdout));
     assert_eq!(code, 1);
-    assert!(stdout.ends_with("2 passed, 2 failed\n"), "{stdout}");
+    assert!(stdout.ends_with("2 passed, 3 failed\n"), "{stdout}");
 }
 
 /// A folder that does not load prints the loader's errors and counts as a
@@ -287,4 +297,71 @@ tests:
     assert!(first.contains("Today is 2019-03-12."), "{first}");
     let (_, wall) = steptalk_test(&[dir]);
     assert!(wall.starts_with("seed 0, clock wall clock\n"), "{wall}");
+}
+
+/// What a scenario sees of the synthesized request: a new session after a
+/// turn that ended one, the test's user id, a linked account for a turn with
+/// `access_token`, and slots filled by type. The token itself is never stored.
+#[test]
+fn envelope_sessions_and_linking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let main = r#"
+scenario:
+  name: Envelope
+  steps:
+    - name: Hello
+      actions:
+        - set: 'token = bottalk_input.session.user.accessToken'
+        - sendText: >
+            {{ bottalk_input.session.new ? 'New' : 'Same' }} session for {{ bottalk_input.session.user.userId }},
+            {{ bottalk_input.context.System.user.accessToken is null ? 'not linked' : 'linked' }}.
+            {% if token is not null %}Token {{ token }}.{% endif %}
+        - getInput:
+      next:
+        book: Book
+        bye: Bye
+    - name: Book
+      actions:
+        - sendText: 'Booked {{ day }} at {{ time }} for {{ length }}, {{ seats }} seats, {{ colour }}.'
+        - getInput:
+      next:
+        bye: Bye
+    - name: Bye
+      actions:
+        - sendText: 'Bye{% if token is not null %}, token kept{% endif %}.'
+intents:
+  book: ['book {day} at {time} for {length} with {seats} seats in {colour}', '{seats} seats {day} {time} {length} {colour} please {note}']
+  bye: ['bye']
+slots:
+  day: '@bottalk.date'
+  time: '@bottalk.time'
+  length: '@bottalk.duration'
+  seats: '@bottalk.number'
+  colour: [red, green]
+  note: '@bottalk.name'
+tests:
+  Sessions:
+    - say: start
+      wait: 'New session for test-Sessions, not linked.'
+    - say: start
+      wait: 'Same session'
+    - say: bye
+      wait: 'Bye.'
+    - say: start
+      wait: 'New session'
+  Linked:
+    - say: start
+      access_token: 'Atza|secret'
+      wait: 'New session for test-Linked, linked. Token Atza|secret.'
+    - say: bye
+      wait: 'Bye.'
+  Slots filled by type:
+    - say: start
+    - say: book
+      wait: 'Booked 2019-03-12 at 14:05 for PT5M, (*) seats, (*).'
+"#;
+    let dir = scenario_dir(tmp.path(), "envelope", &[("main.yml", main)]);
+    let (code, stdout) = steptalk_test(&[dir.to_str().unwrap(), "--now", NOW]);
+    insta::assert_snapshot!(stdout);
+    assert_eq!(code, 0);
 }

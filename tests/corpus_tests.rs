@@ -216,6 +216,12 @@ tests:
     - say: create a new task called buy milk
       wait: 'Creating a new task: buy milk. Here is what you need to do today. Write the report. Call the plumber. buy milk.'
 
+  # FIXME: the tutorial keys `list_id` by lower-case list names, but the
+  # slot's declared values are upper case and a matched value is stored as
+  # declared (spec section 5), so `list_id['DOING']` is undefined: Trello is
+  # sent `"idList": ""` for a move and `/1/lists//cards` for a delete (see the
+  # trello_log snapshot). BotTalk probably stored Alexa's spoken (lower-case)
+  # value; these cases assert what steptalk does today.
   Move a task:
     - say: start
     - say: move the last task from to do to doing

@@ -60,11 +60,19 @@ async fn every_alexa_sample_gets_200_and_an_envelope() {
         .map(|entry| entry.expect("dir entry").path())
         .collect();
     dir.sort();
-    assert!(dir.len() >= 22, "expected the 22 samples, found {}", dir.len());
+    assert!(
+        dir.len() >= 22,
+        "expected the 22 samples, found {}",
+        dir.len()
+    );
 
     let mut summary = BTreeMap::new();
     for path in dir {
-        let name = path.file_name().expect("file name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&path).expect("readable sample");
         let body = if name.ends_with(".http") {
             http_capture_body(&text).to_string()
@@ -75,7 +83,10 @@ async fn every_alexa_sample_gets_200_and_an_envelope() {
         if name.starts_with("22_") {
             // Only a `request` object, not an envelope.
             assert_eq!(status, 400, "{name}: {answer}");
-            assert!(answer.contains("missing field `request`"), "{name}: {answer}");
+            assert!(
+                answer.contains("missing field `request`"),
+                "{name}: {answer}"
+            );
             summary.insert(name, json!({ "status": status, "answer": serde_json::from_str::<Value>(&answer).unwrap_or_default() }));
             continue;
         }
@@ -96,8 +107,18 @@ async fn bad_input_is_rejected_with_a_log_line_and_the_server_keeps_serving() {
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("not json", b"hello".to_vec(), 400, "not JSON"),
         ("empty body", Vec::new(), 400, "not JSON"),
-        ("json array", b"[1, 2]".to_vec(), 400, "not an Alexa request envelope"),
-        ("no request", br#"{"version":"1.0"}"#.to_vec(), 400, "missing field `request`"),
+        (
+            "json array",
+            b"[1, 2]".to_vec(),
+            400,
+            "not an Alexa request envelope",
+        ),
+        (
+            "no request",
+            br#"{"version":"1.0"}"#.to_vec(),
+            400,
+            "missing field `request`",
+        ),
         (
             "request without type",
             br#"{"version":"1.0","request":{}}"#.to_vec(),
@@ -167,12 +188,18 @@ async fn short_and_slow_bodies_get_4xx_and_slow_headers_are_cut_off() {
     // The client announces 1000 bytes, sends 10 and closes its side.
     let answer = raw_exchange(server.addr, head.as_bytes(), true).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("could not read the request body"), "{answer}");
+    assert!(
+        answer.contains("could not read the request body"),
+        "{answer}"
+    );
 
     // The client announces 1000 bytes, sends 10 and stalls.
     let answer = raw_exchange(server.addr, head.as_bytes(), false).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("timed out reading the request body"), "{answer}");
+    assert!(
+        answer.contains("timed out reading the request body"),
+        "{answer}"
+    );
 
     // The client never finishes its headers: the connection is closed.
     let answer = raw_exchange(server.addr, b"POST /alexa/x HTTP/1.1\r\nhost: x\r\n", false).await;
@@ -189,7 +216,10 @@ async fn short_and_slow_bodies_get_4xx_and_slow_headers_are_cut_off() {
         "kind=body error=timed out reading the request body",
         "client too slow sending the request headers",
     ] {
-        assert!(log.contains(needle), "missing log line `{needle}` in:\n{log}");
+        assert!(
+            log.contains(needle),
+            "missing log line `{needle}` in:\n{log}"
+        );
     }
     server.stop().await.expect("clean stop");
 }
@@ -204,19 +234,28 @@ async fn with_verification_on_unsigned_and_forged_requests_get_400() {
     let cases = [
         (vec![], "missing SignatureCertChainUrl header"),
         (
-            vec![("SignatureCertChainUrl", "https://s3.amazonaws.com/echo.api/echo-api-cert.pem")],
+            vec![(
+                "SignatureCertChainUrl",
+                "https://s3.amazonaws.com/echo.api/echo-api-cert.pem",
+            )],
             "missing Signature-256 (or legacy Signature) header",
         ),
         (
             vec![
-                ("SignatureCertChainUrl", "https://evil.example.com/echo.api/cert.pem"),
+                (
+                    "SignatureCertChainUrl",
+                    "https://evil.example.com/echo.api/cert.pem",
+                ),
                 ("Signature-256", "AAAA"),
             ],
             "is not on host s3.amazonaws.com",
         ),
         (
             vec![
-                ("SignatureCertChainUrl", "http://s3.amazonaws.com/echo.api/cert.pem"),
+                (
+                    "SignatureCertChainUrl",
+                    "http://s3.amazonaws.com/echo.api/cert.pem",
+                ),
                 ("Signature-256", "AAAA"),
             ],
             "does not use https",
@@ -237,7 +276,9 @@ async fn with_verification_on_unsigned_and_forged_requests_get_400() {
         assert_eq!(text, r#"{"error":"request verification failed"}"#);
         let log = logs.text();
         assert!(
-            log.contains(&format!("kind=verify error=request verification failed: {logged}")),
+            log.contains(&format!(
+                "kind=verify error=request verification failed: {logged}"
+            )),
             "missing `{logged}` in:\n{log}"
         );
     }
@@ -256,7 +297,10 @@ async fn post_root_serves_the_only_scenario_and_is_ambiguous_with_several() {
     let two = start_server(options(&[SCENARIO, "pizza-order"])).await;
     let (status, answer) = post(&two.url("/"), body).await;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer.contains("2 scenarios are served: POST to /alexa/{name}"), "{answer}");
+    assert!(
+        answer.contains("2 scenarios are served: POST to /alexa/{name}"),
+        "{answer}"
+    );
     two.stop().await.expect("clean stop");
 }
 
@@ -276,7 +320,9 @@ async fn graceful_shutdown_lets_an_in_flight_turn_finish() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let profile_addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, profile).await });
 
@@ -286,11 +332,19 @@ async fn graceful_shutdown_lets_an_in_flight_turn_finish() {
         .expect("rewrite rule")];
     let mut server = start_server(options).await;
     let url = server.url(&format!("/alexa/{SCENARIO}"));
-    let body = envelope(launch(), "amzn1.ask.account.drain", Some("Atza|valid-token"), None);
+    let body = envelope(
+        launch(),
+        "amzn1.ask.account.drain",
+        Some("Atza|valid-token"),
+        None,
+    );
     let in_flight = tokio::spawn(async move { post(&url, body.to_string()).await });
 
     let mut reached_rx = reached_rx;
-    reached_rx.recv().await.expect("the turn calls the profile API");
+    reached_rx
+        .recv()
+        .await
+        .expect("the turn calls the profile API");
     server.signal_shutdown();
     let (status, answer) = in_flight.await.expect("request task");
     assert_eq!(status, 200, "{answer}");
@@ -325,7 +379,12 @@ async fn healthz_lists_scenarios_and_store() {
 async fn metrics_count_turns_latency_and_errors_per_scenario() {
     let server = start_server(options(&[SCENARIO])).await;
     let url = server.url(&format!("/alexa/{SCENARIO}"));
-    let body = envelope(intent("AMAZON.HelpIntent"), "amzn1.ask.account.metrics", None, None);
+    let body = envelope(
+        intent("AMAZON.HelpIntent"),
+        "amzn1.ask.account.metrics",
+        None,
+        None,
+    );
     let (status, answer) = post(&url, body.to_string()).await;
     assert_eq!(status, 200, "{answer}");
     let (status, _) = post(&url, "not json").await;
@@ -333,7 +392,10 @@ async fn metrics_count_turns_latency_and_errors_per_scenario() {
 
     let res = reqwest::get(server.url("/metrics")).await.expect("metrics");
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap_or("").starts_with("text/plain"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/plain"));
     let text = res.text().await.expect("text");
     for needle in [
         r#"steptalk_turns_total{scenario="account-linking",outcome="ok"} 1"#,

@@ -20,7 +20,7 @@ macro_rules! suite {
             suite!(@cases $backend:
                 roundtrip, version_conflict, lock_exclusion, lock_handover, lock_expiry,
                 size_limit, concurrent_increments, failed_turn_saves_nothing,
-                lost_race_reruns_turn, unavailable_then_recovery);
+                lost_race_reruns_turn, unavailable_then_recovery, two_processes);
         }
     )*};
     (@cases $backend:ident: $($case:ident),*) => {$(
@@ -274,6 +274,63 @@ async fn lost_race_reruns_turn(backend: &Backend) {
     );
 }
 
+/// The environment variable that turns this test binary into a worker
+/// process of [`two_processes`].
+const WORKER_URL: &str = "STEPTALK_TEST_STORE_WORKER_URL";
+
+/// Two OS processes (this test binary, re-run as [`process_worker`]) each
+/// add 25 to one counter on the same backend.
+async fn two_processes(backend: &Backend) {
+    if backend.name == "memory" {
+        println!("skipping memory: processes cannot share an in-process store");
+        return;
+    }
+    let spawn = || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "process_worker",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(WORKER_URL, &backend.url)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let workers = [spawn(), spawn()];
+    for mut worker in workers {
+        let status = tokio::task::spawn_blocking(move || worker.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success(), "worker failed: {status}");
+    }
+    let store = backend.open(StoreOptions::default()).await;
+    let record = store.load(&key("processes")).await.unwrap();
+    assert_eq!(record.vars.get("count"), Some(&json!(50)));
+}
+
+/// Not a test on its own: the body of a worker process of [`two_processes`],
+/// which does nothing unless started by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn process_worker() {
+    let Ok(url) = std::env::var(WORKER_URL) else {
+        return;
+    };
+    let store = steptalk::store::open(&url, StoreOptions::default())
+        .await
+        .unwrap();
+    let user = key("processes");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..25 {
+        let (store, user) = (store.clone(), user.clone());
+        tasks.spawn(async move { increment(store.as_ref(), &user).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
 /// `f` fails as unavailable within a bound well above the 2 s connect timeout.
 async fn assert_unavailable<T: std::fmt::Debug>(
     what: &str,
@@ -367,5 +424,104 @@ async fn unavailable_then_recovery(backend: &Backend) {
             assert_recovers(store.as_ref(), &user).await;
             assert_eq!(store.load(&user).await.unwrap().vars, vars(json!({"n": 1})));
         }
+    }
+}
+
+/// Store operations show up in the metrics the server exports.
+#[test]
+fn operations_are_metered() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    // One thread, so every metric is recorded where the local recorder is set.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let store = steptalk::store::open("memory://", StoreOptions::default())
+                .await
+                .unwrap();
+            let user = key("metered");
+            store.load(&user).await.unwrap();
+            store.save(&user, &Vars::new(), 0).await.unwrap();
+            let _ = store.save(&user, &Vars::new(), 0).await;
+            let lock = store.lock(&user, Duration::ZERO).await.unwrap();
+            lock.release().await.unwrap();
+        })
+    });
+    let text = handle.render();
+    for line in [
+        r#"steptalk_store_seconds_count{backend="memory",op="load"} 1"#,
+        r#"steptalk_store_seconds_count{backend="memory",op="save"} 2"#,
+        r#"steptalk_store_seconds_count{backend="memory",op="lock"} 1"#,
+        r#"steptalk_store_seconds_count{backend="memory",op="release"} 1"#,
+        r#"steptalk_store_errors_total{backend="memory",op="save",kind="conflict"} 1"#,
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+}
+
+/// Only the four URL forms are accepted; a typo fails at start-up.
+#[tokio::test]
+async fn bad_urls_are_rejected() {
+    for url in [
+        "",
+        "steptalk.db",
+        "mysql://localhost/db",
+        "sqlite://",
+        "postgres://postgres@127.0.0.1/test?schema=Bad-Name",
+    ] {
+        let result = steptalk::store::open(url, StoreOptions::default()).await;
+        assert!(
+            matches!(result, Err(StoreError::Url(..))),
+            "{url}: {result:?}"
+        );
+    }
+}
+
+proptest::proptest! {
+    /// Any interleaving of loads and versioned saves by three clients on
+    /// `memory://`: a save succeeds exactly when its client saw the current
+    /// version, so the counter always equals the number of successful saves
+    /// (no lost update).
+    #[test]
+    fn interleaved_versioned_writes_lose_no_update(
+        ops in proptest::collection::vec((0usize..3, proptest::bool::ANY), 1..60)
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let store = steptalk::store::open("memory://", StoreOptions::default())
+                .await
+                .unwrap();
+            let user = key("interleaved");
+            let mut seen = <[steptalk::store::Record; 3]>::default();
+            let mut saved = 0u64;
+            for (client, write) in ops {
+                if !write {
+                    seen[client] = store.load(&user).await.unwrap();
+                    continue;
+                }
+                let count = seen[client].vars.get("count").and_then(Value::as_u64).unwrap_or(0);
+                let mut vars = seen[client].vars.clone();
+                vars.insert("count".into(), json!(count + 1));
+                match store.save(&user, &vars, seen[client].version).await {
+                    Ok(version) => {
+                        assert_eq!(seen[client].version, saved, "a stale save succeeded");
+                        saved += 1;
+                        assert_eq!(version, saved);
+                        seen[client] = steptalk::store::Record { vars, version };
+                    }
+                    Err(StoreError::Conflict) => {
+                        assert_ne!(seen[client].version, saved, "a current save failed");
+                    }
+                    Err(err) => panic!("{err}"),
+                }
+            }
+            let record = store.load(&user).await.unwrap();
+            assert_eq!(record.version, saved);
+            let count = record.vars.get("count").and_then(Value::as_u64).unwrap_or(0);
+            assert_eq!(count, saved);
+        });
     }
 }

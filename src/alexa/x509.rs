@@ -95,6 +95,10 @@ fn read_time(input: &mut &[u8]) -> Option<i64> {
     let (tag, text) = read_tlv(input)?;
     let text = std::str::from_utf8(text).ok()?;
     let digits = text.strip_suffix('Z')?;
+    // All ASCII digits, so the byte slicing below stays on char boundaries.
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let (year, rest) = match tag {
         UTC_TIME if digits.len() == 12 => {
             let yy: i32 = digits[..2].parse().ok()?;
@@ -123,6 +127,7 @@ mod tests {
             (GENERALIZED_TIME, "20500101000000Z", Some(2_524_608_000)),
             (UTC_TIME, "1610070000Z", None),
             (UTC_TIME, "161307000000Z", None),
+            (UTC_TIME, "1é100700000Z", None),
             (GENERALIZED_TIME, "161007000000Z", None),
         ];
         for (tag, text, want) in cases {

@@ -166,7 +166,11 @@ fn render_diagnostic(
     sources: &crate::diagnostic::SourceMap,
     diagnostic: &crate::diagnostic::Diagnostic,
 ) -> String {
-    let severity = if diagnostic.is_error() { "error" } else { "warning" };
+    let severity = if diagnostic.is_error() {
+        "error"
+    } else {
+        "warning"
+    };
     let place = match (&diagnostic.span, &diagnostic.path) {
         (Some(span), _) => format!(
             "{}:{}:{}: ",

@@ -32,13 +32,7 @@ pub async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<u8>, ApiError> {
-    let turn = adapter::to_turn(
-        state.verifier.as_deref(),
-        &state.skill_ids,
-        headers,
-        body,
-    )
-    .await?;
+    let turn = adapter::to_turn(state.verifier.as_deref(), &state.skill_ids, headers, body).await?;
     if let Some(answer) = adapter::can_fulfill(scenario, &turn) {
         return Ok(answer);
     }

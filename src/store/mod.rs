@@ -171,6 +171,12 @@ pub trait Store: Send + Sync {
     async fn health(&self) -> Result<(), StoreError>;
 }
 
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.backend())
+    }
+}
+
 /// Opens the store named by `url`:
 ///
 /// - `memory://`: in-process, lost at exit;

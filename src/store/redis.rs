@@ -100,10 +100,11 @@ impl RedisStore {
     }
 
     async fn conn(&self) -> Result<ConnectionManager, StoreError> {
-        let mut slot = self.conn.lock().await;
-        if let Some(conn) = &*slot {
+        if let Some(conn) = &*self.conn.lock().await {
             return Ok(conn.clone());
         }
+        // Connect without holding the slot, so requests arriving while Redis
+        // hangs each wait one timeout, not one per request queued before them.
         let timeout = self.options.timeout;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
@@ -115,8 +116,8 @@ impl RedisStore {
         let conn = ConnectionManager::new_with_config(self.client.clone(), config)
             .await
             .map_err(error)?;
-        *slot = Some(conn.clone());
-        Ok(conn)
+        // If another request connected meanwhile, keep its manager.
+        Ok(self.conn.lock().await.get_or_insert(conn).clone())
     }
 
     fn record_key(&self, key: &UserKey) -> String {

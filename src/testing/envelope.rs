@@ -13,8 +13,11 @@ use crate::engine::{Request, SlotInput};
 
 /// Everything about the turn that the envelope carries.
 pub struct EnvelopeParts<'a> {
+    /// The scenario folder's name, for the application id.
     pub scenario_id: &'a str,
+    /// `scenario.locale`.
     pub locale: &'a str,
+    /// `test-<test name>`.
     pub user_id: &'a str,
     /// `access_token:` of the turn: the account is linked.
     pub access_token: Option<&'a str>,
@@ -26,7 +29,9 @@ pub struct EnvelopeParts<'a> {
     pub turn_no: u32,
     /// The waiting step carried in `sessionAttributes`.
     pub waiting: Option<&'a str>,
+    /// What the turn sends.
     pub request: &'a Request,
+    /// The request's timestamp.
     pub now: chrono::DateTime<chrono::Utc>,
 }
 

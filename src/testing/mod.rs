@@ -24,6 +24,7 @@ use runner::{Failure, Outcome, ScenarioRun};
 /// `steptalk test` options.
 #[derive(Debug, Clone, Default)]
 pub struct TestOptions {
+    /// Scenario folders, run in this order.
     pub dirs: Vec<PathBuf>,
     /// `--seed` (default 0).
     pub seed: u64,
@@ -36,7 +37,9 @@ pub struct TestOptions {
 /// Tests counted so far.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
+    /// Tests whose every turn passed.
     pub passed: usize,
+    /// Failed tests, plus one per folder that did not load.
     pub failed: usize,
 }
 
@@ -151,7 +154,8 @@ fn folder_name(dir: &Path) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
-/// Loads a scenario folder, or returns its rendered errors.
+/// Loads a scenario folder, or returns its errors drawn by the shared
+/// renderer, exactly as `steptalk check` prints them.
 fn load(dir: &Path) -> Result<Scenario, String> {
     let loaded = crate::scenario::load(dir);
     if let Some(scenario) = loaded.scenario {
@@ -159,43 +163,12 @@ fn load(dir: &Path) -> Result<Scenario, String> {
     }
     let mut rendered = String::new();
     for diagnostic in loaded.diagnostics.iter().filter(|d| d.is_error()) {
-        rendered.push_str(&render(diagnostic, &loaded.sources));
+        rendered.push_str(&crate::diagnostic::render(
+            diagnostic,
+            &loaded.sources,
+            false,
+        ));
         rendered.push('\n');
     }
     Err(rendered)
-}
-
-/// One diagnostic as `file:line:col: error[code]: message` plus its source line.
-// FIXME: switch to the loader's shared renderer (`crate::diagnostic::render`)
-// once it is merged, so `test` prints errors exactly as `check` does.
-fn render(
-    diagnostic: &crate::diagnostic::Diagnostic,
-    sources: &crate::diagnostic::SourceMap,
-) -> String {
-    let severity = match diagnostic.severity {
-        crate::diagnostic::Severity::Error => "error",
-        crate::diagnostic::Severity::Warning => "warning",
-        crate::diagnostic::Severity::Note => "note",
-    };
-    let head = format!("{severity}[{}]: {}", diagnostic.code, diagnostic.message);
-    let mut text = match (&diagnostic.span, &diagnostic.path) {
-        (Some(span), _) => {
-            let mut text = format!(
-                "{}:{}:{}: {head}",
-                sources.path(span.file).display(),
-                span.start.line,
-                span.start.col
-            );
-            if let Some(line) = sources.line(span.file, span.start.line) {
-                text.push_str(&format!("\n  | {line}"));
-            }
-            text
-        }
-        (None, Some(path)) => format!("{}: {head}", path.display()),
-        (None, None) => head,
-    };
-    if let Some(help) = &diagnostic.help {
-        text.push_str(&format!("\n  = help: {help}"));
-    }
-    text
 }

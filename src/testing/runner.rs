@@ -21,7 +21,12 @@ use crate::scenario::{Scenario, SlotKind, TestCase, TestTurn};
 /// How a test went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Passed { n_turns: usize },
+    /// Every turn passed.
+    Passed {
+        /// How many turns ran.
+        n_turns: usize,
+    },
+    /// A turn failed; the rest did not run.
     Failed(Failure),
 }
 
@@ -30,6 +35,7 @@ pub enum Outcome {
 pub struct Failure {
     /// 1-based index of the failing turn.
     pub turn: usize,
+    /// How many turns the test has.
     pub n_turns: usize,
     /// Where the turn is written, `tests.yml:12:7`.
     pub location: String,
@@ -47,10 +53,15 @@ pub struct Failure {
 
 /// Shared state for running every test of one scenario.
 pub struct ScenarioRun<'a> {
+    /// Runs the turns.
     pub engine: &'a Engine,
+    /// The scenario under test.
     pub scenario: &'a Scenario,
+    /// The scenario's sample phrases, for raw utterances.
     pub matcher: Matcher,
+    /// `--seed`.
     pub seed: u64,
+    /// `--now`; the wall clock when `None`.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -381,6 +392,124 @@ fn seeded_rng(seed: u64, test: &str, stream: u64) -> Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How `say:` becomes a request, for every form spec section 7 names.
+    #[test]
+    fn say_forms() {
+        let tmp = tempfile::tempdir().unwrap();
+        let main = r#"
+scenario:
+  name: Say
+  steps:
+    - name: Start
+      actions:
+        - getInput:
+      next:
+        order: Start
+intents:
+  order: ['{count} {flavour} please', 'order {flavour}']
+  AMAZON.HelpIntent:
+slots:
+  count: '@bottalk.number'
+  flavour: [Vanilla, chocolate]
+"#;
+        std::fs::write(tmp.path().join("main.yml"), main).unwrap();
+        let loaded = crate::scenario::load(tmp.path());
+        let scenario = loaded.scenario.expect("loads");
+        let engine = Engine {
+            outbound: Arc::new(crate::outbound::HttpOutbound::new(vec![]).unwrap()),
+            config: Default::default(),
+        };
+        let run = ScenarioRun {
+            engine: &engine,
+            matcher: Matcher::new(&scenario),
+            scenario: &scenario,
+            seed: 0,
+            now: None,
+        };
+        let rng = seeded_rng(0, "say", 0);
+        let slot = |name: &str, value: &str, resolved: Option<&str>| SlotInput {
+            name: name.into(),
+            value: Some(value.into()),
+            resolved: resolved.map(Into::into),
+        };
+        let intent = |name: &str, slots: Vec<SlotInput>| Request::Intent {
+            name: name.into(),
+            slots,
+        };
+        // (say, given slots, the request sent)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Request);
+        let cases: Vec<Case> = vec![
+            ("start", &[], Request::Launch),
+            // Declared: `flavour` is in every phrase, so it is filled; `count` is not.
+            (
+                "order",
+                &[],
+                intent(
+                    "order",
+                    vec![slot("flavour", "chocolate", Some("chocolate"))],
+                ),
+            ),
+            // Given values are sent as written, resolved when they match a value.
+            (
+                "order",
+                &[("flavour", "vanilla"), ("count", "2")],
+                intent(
+                    "order",
+                    vec![
+                        slot("flavour", "vanilla", Some("Vanilla")),
+                        slot("count", "2", None),
+                    ],
+                ),
+            ),
+            (
+                "order",
+                &[("flavour", "mint")],
+                intent("order", vec![slot("flavour", "mint", None)]),
+            ),
+            (
+                "AMAZON.HelpIntent",
+                &[],
+                intent("AMAZON.HelpIntent", vec![]),
+            ),
+            ("AMAZON.YesIntent", &[], intent("AMAZON.YesIntent", vec![])),
+            ("ISP.Buy", &[], intent("ISP.Buy", vec![])),
+            (
+                "AudioPlayer.PlaybackStarted",
+                &[],
+                Request::Event {
+                    name: "AudioPlayer.PlaybackStarted".into(),
+                },
+            ),
+            // Raw utterances go through the matcher.
+            (
+                "two vanilla please",
+                &[],
+                intent(
+                    "order",
+                    vec![
+                        slot("count", "2", None),
+                        slot("flavour", "Vanilla", Some("Vanilla")),
+                    ],
+                ),
+            ),
+            ("90", &[], intent("AMAZON.FallbackIntent", vec![])),
+            ("help", &[], intent("AMAZON.HelpIntent", vec![])),
+        ];
+        for (say, slots, expected) in cases {
+            let turn = TestTurn {
+                say: say.into(),
+                span: Default::default(),
+                slots: slots
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                wait: None,
+                access_token: None,
+            };
+            assert_eq!(run.request_for(&turn, &rng), expected, "say: {say}");
+        }
+    }
 
     #[test]
     fn slot_names_in_order() {

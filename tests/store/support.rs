@@ -39,12 +39,16 @@ impl Backend {
             "memory" => "memory://".to_string(),
             "sqlite" => format!("sqlite://{}", dir.path().join("store.db").display()),
             "redis" => with_param(
-                &env_url(name, "STEPTALK_TEST_REDIS_URL")?,
+                &env_url(name, "STEPTALK_TEST_REDIS_URL", "redis://127.0.0.1:6379")?,
                 "prefix",
                 &format!("steptalk-test-{}:", suffix()),
             ),
             "postgres" => with_param(
-                &env_url(name, "STEPTALK_TEST_POSTGRES_URL")?,
+                &env_url(
+                    name,
+                    "STEPTALK_TEST_POSTGRES_URL",
+                    "postgres://postgres@127.0.0.1:5432/test",
+                )?,
                 "schema",
                 &format!("steptalk_test_{}", suffix()),
             ),
@@ -108,11 +112,11 @@ impl Backend {
     }
 }
 
-fn env_url(name: &str, var: &str) -> Option<String> {
+fn env_url(name: &str, var: &str, example: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            println!("skipping {name}: {var} is not set (e.g. {var}=redis://127.0.0.1:6379 or postgres://postgres@127.0.0.1:5432/test)");
+            println!("skipping {name}: {var} is not set (e.g. {var}={example})");
             None
         }
     }

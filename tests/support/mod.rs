@@ -98,7 +98,9 @@ pub async fn start_server(options: ServeOptions) -> TestServer {
 /// Serves `state` on a fresh loopback port until the returned server is
 /// stopped or dropped.
 pub async fn start_server_with(state: AppState) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(steptalk::server::serve(listener, state.clone(), async {
@@ -114,7 +116,9 @@ pub async fn start_server_with(state: AppState) -> TestServer {
 
 /// Serves the Login with Amazon stand-in on loopback; returns its base URL.
 pub async fn start_lwa() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
     tokio::spawn(lwa::serve(listener));
     format!("http://{addr}")
@@ -177,7 +181,10 @@ impl Logs {
 
 impl std::io::Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer lock").extend_from_slice(buf);
+        self.0
+            .lock()
+            .expect("log buffer lock")
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
