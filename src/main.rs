@@ -44,7 +44,7 @@ enum CheckFormat {
 enum Command {
     /// Serve scenarios as an Alexa skill endpoint.
     Serve {
-        /// Scenario folders (default: every folder under `scenarios/`).
+        /// Scenario folders, or folders of them (default: `scenarios/`).
         dirs: Vec<PathBuf>,
         #[arg(long, default_value = "127.0.0.1:3000", env = "STEPTALK_LISTEN")]
         listen: SocketAddr,
@@ -110,6 +110,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
     let code = match command {
         Command::Check { dirs, format } => {
             use steptalk::tools::check::{CheckOptions, Format};
+            let dirs = steptalk::scenario::discover(&dirs);
             let format = match format {
                 CheckFormat::Text => Format::Text,
                 CheckFormat::Json => Format::Json,
@@ -128,6 +129,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
             now,
             rewrites,
         } => {
+            let dirs = steptalk::scenario::discover(&dirs);
             let options = steptalk::testing::TestOptions {
                 dirs,
                 seed,
@@ -146,11 +148,13 @@ fn run(command: Command) -> anyhow::Result<u8> {
             insecure_skip_verify,
             rewrites,
         } => {
+            // Default: every scenario under `scenarios/`.
             let dirs = if dirs.is_empty() {
-                default_scenario_dirs()?
+                vec![PathBuf::from("scenarios")]
             } else {
                 dirs
             };
+            let dirs = steptalk::scenario::discover(&dirs);
             let options = steptalk::server::ServeOptions {
                 dirs,
                 listen,
@@ -173,21 +177,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-/// Every folder under `scenarios/`, sorted.
-fn default_scenario_dirs() -> anyhow::Result<Vec<PathBuf>> {
-    let mut dirs = Vec::new();
-    for entry in
-        std::fs::read_dir("scenarios").context("reading scenarios/ (or name scenario folders)")?
-    {
-        let path = entry?.path();
-        if path.is_dir() {
-            dirs.push(path);
-        }
-    }
-    dirs.sort();
-    Ok(dirs)
 }
 
 fn init_logging(format: LogFormat) {

@@ -7,11 +7,13 @@
 //! never an `Err`.
 
 mod build;
+mod discover;
 pub mod loader;
 pub mod model;
 mod spans;
 mod validate;
 pub mod yaml;
 
+pub use discover::discover;
 pub use loader::{load, Loaded};
 pub use model::*;
