@@ -19,11 +19,7 @@ use super::state::AppState;
 use crate::engine::{TurnEnv, TurnError, TurnOutput};
 use crate::expr::Vars;
 use crate::scenario::Scenario;
-use crate::store::{StoreError, UserKey};
-
-/// How often a save that lost a race (version conflict) is retried on the
-/// fresh record before the request fails.
-const SAVE_ATTEMPTS: usize = 3;
+use crate::store::{self, Record, StoreError, UserKey, WithUserError};
 
 /// Answers one Alexa request for `scenario` with the response body.
 pub async fn handle(
@@ -85,8 +81,9 @@ pub async fn handle(
     })
 }
 
-/// Runs the turn under the user's lock. The outer `Result` is the store's,
-/// the inner one the engine's.
+/// Runs the turn under the user's lock ([`store::with_user`]: a failed turn
+/// writes nothing, a save that lost a race runs the turn again). The outer
+/// `Result` is the store's, the inner one the engine's.
 async fn run_locked(
     state: &AppState,
     scenario: &Scenario,
@@ -96,53 +93,21 @@ async fn run_locked(
         scenario: scenario.id.clone(),
         user_id: turn.user_id.clone(),
     };
-    let lock = state.store.lock(&key, state.limits.lock_wait).await?;
-    let result = load_run_save(state, scenario, turn, &key).await;
-    // A failed release only means the lock expires on its own (its TTL);
-    // the turn's answer is still right, so it is logged and not returned.
-    if let Err(err) = lock.release().await {
-        tracing::warn!(scenario = %scenario.id, error = %err, "could not release the user lock");
-    }
-    result
-}
-
-async fn load_run_save(
-    state: &AppState,
-    scenario: &Scenario,
-    turn: &AlexaTurn,
-    key: &UserKey,
-) -> Result<Result<TurnOutput, TurnError>, StoreError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let record = state.store.load(key).await?;
-        let before = record.vars;
-        let mut vars = Vars::from_json(before.clone());
+    let run = |record: Record| async move {
+        let mut vars = Vars::from_json(record.vars);
         let env = TurnEnv {
             rng: Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::from_os_rng())),
             now: chrono::Utc::now(),
         };
-        let output = match state
+        let output = state
             .engine
             .run_turn(scenario, &turn.input, &mut vars, &env)
-            .await
-        {
-            Ok(output) => output,
-            // The turn's changes are discarded: nothing is written.
-            Err(err) => return Ok(Err(err)),
-        };
-        let after = vars.to_json();
-        if after == before {
-            return Ok(Ok(output));
-        }
-        match state.store.save(key, &after, record.version).await {
-            Ok(_) => return Ok(Ok(output)),
-            // Another instance wrote in between (its lock expired, or it holds
-            // none): run the turn again on the fresh record.
-            Err(StoreError::Conflict) if attempt < SAVE_ATTEMPTS => {
-                tracing::warn!(scenario = %scenario.id, attempt, "version conflict; retrying the turn");
-            }
-            Err(err) => return Err(err),
-        }
+            .await?;
+        Ok((output, Some(vars.to_json())))
+    };
+    match store::with_user(&*state.store, &key, state.limits.lock_wait, run).await {
+        Ok(output) => Ok(Ok(output)),
+        Err(WithUserError::Turn(turn_error)) => Ok(Err(turn_error)),
+        Err(WithUserError::Store(store_error)) => Err(store_error),
     }
 }
