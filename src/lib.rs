@@ -8,6 +8,7 @@
 pub mod alexa;
 pub mod diagnostic;
 pub mod engine;
+pub mod errors;
 pub mod expr;
 pub mod nlu;
 pub mod outbound;

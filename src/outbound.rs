@@ -6,6 +6,7 @@
 //!
 //! OWNER: engine helper.
 
+use crate::errors::error_chain;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -114,23 +115,10 @@ fn classify(err: reqwest::Error) -> OutboundError {
     if err.is_timeout() {
         OutboundError::Timeout
     } else if err.is_connect() {
-        OutboundError::Connect(root_cause(&err.without_url()))
+        OutboundError::Connect(error_chain(&err.without_url()))
     } else {
-        OutboundError::Other(root_cause(&err.without_url()))
+        OutboundError::Other(error_chain(&err.without_url()))
     }
-}
-
-/// The error and its causes on one line (reqwest's own message is often just
-/// "error sending request").
-fn root_cause(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -161,17 +161,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `error: cause: cause`, on one line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+use crate::errors::error_chain;
 
 #[cfg(test)]
 mod tests {

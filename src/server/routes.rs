@@ -71,7 +71,7 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
             if err.is::<http_body_util::LengthLimitError>() {
                 Err(ApiError::TooLarge { limit })
             } else {
-                Err(ApiError::Body(super::error::error_chain(err.as_ref())))
+                Err(ApiError::Body(crate::errors::error_chain(err.as_ref())))
             }
         }
         Err(_elapsed) => Err(ApiError::BodyTimeout),

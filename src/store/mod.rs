@@ -282,6 +282,32 @@ where
     result
 }
 
+/// Parses a store URL and takes steptalk's own query parameter `name` out of
+/// it (`?prefix=` for Redis, `?schema=` for PostgreSQL), so the rest can go to
+/// the backend's client as is. Returns the URL without it and its value.
+fn split_store_url(url: &str, name: &str) -> Result<(url::Url, Option<String>), StoreError> {
+    let mut parsed =
+        url::Url::parse(url).map_err(|err| StoreError::Url(url.to_string(), err.to_string()))?;
+    let mut value = None;
+    let rest: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(key, v)| {
+            if key == name {
+                value = Some(v.into_owned());
+                None
+            } else {
+                Some((key.into_owned(), v.into_owned()))
+            }
+        })
+        .collect();
+    if rest.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(rest);
+    }
+    Ok((parsed, value))
+}
+
 /// Serializes `vars` and enforces the size limit; shared by the backends.
 fn encode(vars: &Vars, limit: usize) -> Result<String, StoreError> {
     let json = serde_json::to_string(vars).map_err(|err| StoreError::Unavailable {

@@ -107,19 +107,8 @@ impl PostgresStore {
         options: StoreOptions,
     ) -> Result<Box<dyn Store>, StoreError> {
         let bad = |why: &dyn std::fmt::Display| StoreError::Url(url.to_string(), why.to_string());
-        let mut parsed = url::Url::parse(url).map_err(|err| bad(&err))?;
-        let mut schema = "public".to_string();
-        let rest: Vec<(String, String)> = parsed
-            .query_pairs()
-            .filter_map(|(name, value)| {
-                if name == "schema" {
-                    schema = value.into_owned();
-                    None
-                } else {
-                    Some((name.into_owned(), value.into_owned()))
-                }
-            })
-            .collect();
+        let (parsed, schema) = super::split_store_url(url, "schema")?;
+        let schema = schema.unwrap_or_else(|| "public".to_string());
         let valid = schema
             .chars()
             .next()
@@ -131,11 +120,6 @@ impl PostgresStore {
             return Err(bad(&format_args!(
                 "schema `{schema}` must be lowercase letters, digits and `_`"
             )));
-        }
-        if rest.is_empty() {
-            parsed.set_query(None);
-        } else {
-            parsed.query_pairs_mut().clear().extend_pairs(rest);
         }
         let mut config =
             tokio_postgres::Config::from_str(parsed.as_str()).map_err(|err| bad(&err))?;

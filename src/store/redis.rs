@@ -66,24 +66,8 @@ impl RedisStore {
         options: StoreOptions,
     ) -> Result<Box<dyn Store>, StoreError> {
         let bad = |why: &dyn std::fmt::Display| StoreError::Url(url.to_string(), why.to_string());
-        let mut parsed = url::Url::parse(url).map_err(|err| bad(&err))?;
-        let mut prefix = "steptalk:".to_string();
-        let rest: Vec<(String, String)> = parsed
-            .query_pairs()
-            .filter_map(|(name, value)| {
-                if name == "prefix" {
-                    prefix = value.into_owned();
-                    None
-                } else {
-                    Some((name.into_owned(), value.into_owned()))
-                }
-            })
-            .collect();
-        if rest.is_empty() {
-            parsed.set_query(None);
-        } else {
-            parsed.query_pairs_mut().clear().extend_pairs(rest);
-        }
+        let (parsed, prefix) = super::split_store_url(url, "prefix")?;
+        let prefix = prefix.unwrap_or_else(|| "steptalk:".to_string());
         let client = redis::Client::open(parsed.as_str()).map_err(|err| bad(&err))?;
         let store = RedisStore {
             client,
