@@ -160,7 +160,10 @@ async fn turn(
     } else {
         json!({ "type": "IntentRequest", "intent": { "name": request, "confirmationStatus": "NONE" } })
     };
-    request["requestId"] = json!(format!("amzn1.echo-api.request.{:x}", rand::random::<u64>()));
+    request["requestId"] = json!(format!(
+        "amzn1.echo-api.request.{:x}",
+        rand::random::<u64>()
+    ));
     request["timestamp"] = json!(chrono::Utc::now().to_rfc3339());
     request["locale"] = json!("en-US");
     let new = attributes.as_object().is_none_or(|map| map.is_empty());
@@ -277,10 +280,8 @@ async fn fifty_concurrent_turns(backend: &Backend) {
     ];
     let client = reqwest::Client::new();
     let user = user();
-    let said: Vec<u64> = futures::future::join_all(
-        (0..50).map(|i| add_one(&client, &servers[i % 2], &user)),
-    )
-    .await;
+    let said: Vec<u64> =
+        futures::future::join_all((0..50).map(|i| add_one(&client, &servers[i % 2], &user))).await;
     let said: BTreeSet<u64> = said.into_iter().collect();
     assert_eq!(said, (1..=50).collect::<BTreeSet<u64>>());
     assert_eq!(stored_counter(backend, &user).await, json!(50));
@@ -400,7 +401,9 @@ async fn assert_metrics(client: &reqwest::Client, server: &Server, backend: &str
     for needle in [
         format!(r#"steptalk_store_seconds_count{{backend="{backend}",op="load"}}"#),
         format!(r#"steptalk_store_seconds_count{{backend="{backend}",op="save"}}"#),
-        format!(r#"steptalk_store_errors_total{{backend="{backend}",op="lock",kind="unavailable"}}"#),
+        format!(
+            r#"steptalk_store_errors_total{{backend="{backend}",op="lock",kind="unavailable"}}"#
+        ),
         format!(r#"steptalk_errors_total{{scenario="{SCENARIO}",kind="store"}} 1"#),
         format!(r#"steptalk_turns_total{{scenario="{SCENARIO}",outcome="ok"}}"#),
     ] {
