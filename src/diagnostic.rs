@@ -232,11 +232,30 @@ pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         .span
         .and_then(|span| Some((span, sources.line(span.file, span.start.line)?)));
     let mut message = level.title("");
-    let shown = source_line
+    // Tabs (legal after `key:`) would be drawn wider than one column and
+    // shift the caret; a space keeps every byte offset.
+    let mut shown = source_line
         .map(|(_, l)| l.replace('\t', " "))
         .unwrap_or_default();
     if let Some((span, line)) = source_line {
-        let range = caret_range(line, span);
+        let mut range = caret_range(line, span);
+        // A very long line (minified or generated YAML) is cut to a window
+        // around the caret so one diagnostic stays one screen.
+        if shown.len() > MAX_SHOWN {
+            let from = floor_char(&shown, range.start.saturating_sub(MAX_SHOWN / 2));
+            let to = floor_char(&shown, (from + MAX_SHOWN).min(shown.len()));
+            let shift = if from > 0 { 3 } else { 0 };
+            let window = format!(
+                "{}{}{}",
+                if from > 0 { "..." } else { "" },
+                &shown[from..to],
+                if to < shown.len() { "..." } else { "" }
+            );
+            let start = range.start - from + shift;
+            let end = (range.end.min(to) - from + shift).max(start);
+            range = start..end;
+            shown = window;
+        }
         // Tabs (legal after `key:`) would be drawn wider than one column and
         // shift the caret; a space keeps every byte offset.
         message = message.snippet(
@@ -264,6 +283,17 @@ pub fn render(d: &Diagnostic, sources: &SourceMap, color: bool) -> String {
         out.push_str(line);
     }
     out
+}
+
+/// The longest source line shown in full (bytes).
+const MAX_SHOWN: usize = 160;
+
+/// The largest char boundary of `s` at or below `i`.
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// The byte range to underline on `line`: from the span's column to its end

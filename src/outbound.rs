@@ -132,3 +132,32 @@ fn root_cause(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrite_rules() {
+        let rules: Vec<Rewrite> = [
+            "https://api.amazon.com=http://127.0.0.1:3001",
+            "https://=http://x/",
+        ]
+        .iter()
+        .map(|r| r.parse().unwrap())
+        .collect();
+        let cases = [
+            (
+                "https://api.amazon.com/user/profile?a=1",
+                "http://127.0.0.1:3001/user/profile?a=1",
+            ),
+            ("https://example.com/a", "http://x/example.com/a"),
+            ("http://example.com/a", "http://example.com/a"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(Rewrite::apply(&rules, url), expected);
+        }
+        assert!("=nothing".parse::<Rewrite>().is_err());
+        assert!("no-equals".parse::<Rewrite>().is_err());
+    }
+}

@@ -114,3 +114,44 @@ fn valid_fixture_builds_the_model() {
         "YAML 1.2: `yes` is a string key"
     );
 }
+
+/// Every code the loader can emit (a string literal passed to
+/// `Diagnostic::error`/`warning`/`path_error` or `cx.error`/`warning` in
+/// `src/scenario/`) has an entry in `docs/diagnostics.md`.
+#[test]
+fn every_code_is_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/diagnostics.md")).unwrap();
+    let mut codes = Vec::new();
+    for entry in std::fs::read_dir(root.join("src/scenario")).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for call in ["error(", "warning(", "path_error("] {
+            for (i, _) in source.match_indices(call) {
+                let rest = source[i + call.len()..].trim_start();
+                let Some(rest) = rest.strip_prefix('"') else {
+                    continue;
+                };
+                let Some(end) = rest.find('"') else { continue };
+                let code = &rest[..end];
+                if !code.is_empty()
+                    && code
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
+                    codes.push(code.to_string());
+                }
+            }
+        }
+    }
+    codes.sort();
+    codes.dedup();
+    assert!(codes.len() >= 40, "found only {codes:?}");
+    let missing: Vec<&String> = codes
+        .iter()
+        .filter(|c| !docs.contains(&format!("## `{c}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "undocumented diagnostic codes: {missing:?}"
+    );
+}

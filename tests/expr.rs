@@ -251,3 +251,35 @@ fn bottalk_input_and_values_round_trip() {
     assert!(Value::from(serde_json::json!("false")).is_truthy());
     assert!(Value::null().is_null());
 }
+
+#[test]
+fn compare_context_follows_php_loose_equality() {
+    use serde_json::json;
+    // (rendered `var`, `is_equal`, expected) per spec section 3.
+    let table = [
+        ("yes", json!(true), true),
+        ("", json!(true), false),
+        ("0", json!(true), false),
+        ("0", json!(false), true),
+        ("false", json!(true), true),
+        ("10", json!(10), true),
+        ("10.0", json!(10), true),
+        (" 10 ", json!(10), true),
+        ("1e1", json!(10), true),
+        ("ten", json!(10), false),
+        ("", json!(0), false),
+        ("2.5", json!(2.5), true),
+        (" yes ", json!("yes"), true),
+        ("Yes", json!("yes"), false),
+        ("", json!(null), true),
+        ("x", json!(null), false),
+        ("[]", json!([]), false),
+    ];
+    for (rendered, is_equal, want) in table {
+        assert_eq!(
+            steptalk::expr::php_loose_eq(rendered, &is_equal),
+            want,
+            "{rendered:?} vs {is_equal}"
+        );
+    }
+}

@@ -276,9 +276,9 @@ async fn with_verification_on_unsigned_and_forged_requests_get_400() {
         assert_eq!(text, r#"{"error":"request verification failed"}"#);
         let log = logs.text();
         assert!(
-            log.contains(&format!(
-                "kind=verify error=request verification failed: {logged}"
-            )),
+            log.lines().any(|line| line
+                .contains("kind=verify error=request verification failed: ")
+                && line.contains(logged)),
             "missing `{logged}` in:\n{log}"
         );
     }
@@ -341,10 +341,11 @@ async fn graceful_shutdown_lets_an_in_flight_turn_finish() {
     let in_flight = tokio::spawn(async move { post(&url, body.to_string()).await });
 
     let mut reached_rx = reached_rx;
-    reached_rx
-        .recv()
+    // A timeout so a turn that never calls the API fails the test instead of hanging it.
+    tokio::time::timeout(Duration::from_secs(20), reached_rx.recv())
         .await
-        .expect("the turn calls the profile API");
+        .expect("the turn calls the profile API within 20 s")
+        .expect("the stand-in is running");
     server.signal_shutdown();
     let (status, answer) = in_flight.await.expect("request task");
     assert_eq!(status, 200, "{answer}");
@@ -406,4 +407,29 @@ async fn metrics_count_turns_latency_and_errors_per_scenario() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
     server.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn scenario_errors_stop_the_start_with_rendered_diagnostics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = dir.path().join("broken");
+    std::fs::create_dir(&scenario).expect("scenario folder");
+    std::fs::write(
+        scenario.join("main.yml"),
+        "scenario:\n  name: Broken\n  steps:\n    - name: Start\n      actions:\n        - sendText: 'hi'\n      next: Nowhere\n",
+    )
+    .expect("write main.yml");
+    let mut options = options(&[]);
+    options.dirs = vec![scenario.clone()];
+    let Err(err) = steptalk::server::build_state(&options).await else {
+        panic!("a scenario with errors must not be served");
+    };
+    let text = err.to_string();
+    let path = scenario.join("main.yml");
+    assert!(text.contains("error(s) in the scenarios"), "{text}");
+    assert!(
+        text.contains(&format!("{}:7:", path.display())),
+        "the error names file and line: {text}"
+    );
+    assert!(text.contains("Nowhere"), "{text}");
 }

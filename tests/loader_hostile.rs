@@ -86,7 +86,9 @@ fn hostile_inputs_get_located_errors() {
     non_utf8.extend_from_slice(b"        - sendText: '\xff\xfe'\n");
     let conflict = format!("<<<<<<< HEAD\n{STEP}=======\n{STEP}>>>>>>> other\n");
     let tabs = "scenario:\n\tname: X\n";
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, &str, &str)> = vec![
+    // (what, files, expected code, expected file name; "" = the folder)
+    type Case<'a> = (&'a str, Vec<(&'a str, Vec<u8>)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "merge conflict",
             vec![("main.yml", conflict.into_bytes())],
@@ -207,7 +209,15 @@ fn yamlish() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    // Failures are saved beside this file (`loader_hostile.proptest-regressions`)
+    // so they are committed and replayed.
+    #![proptest_config(ProptestConfig {
+        cases: 96,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {

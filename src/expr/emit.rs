@@ -90,9 +90,29 @@ fn collect_sets(nodes: &[Node], names: &mut HashSet<String>) {
     }
 }
 
-/// A minijinja-safe local name for a Twig loop variable.
+/// A minijinja-safe local name for a Twig loop variable (minijinja only
+/// reads ASCII identifiers; Twig names may be any letters).
 fn local(name: &str) -> String {
-    format!("__l_{name}")
+    let mut out = String::from("__l_");
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else {
+            let _ = write!(out, "_u{:x}_", c as u32);
+        }
+    }
+    out
+}
+
+/// Whether `name` can be written as a minijinja identifier as is.
+fn is_plain_ident(name: &str) -> bool {
+    name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && !name.starts_with("__")
+        && !JINJA_RESERVED.contains(&name)
 }
 
 impl Emitter {
@@ -206,10 +226,10 @@ impl Emitter {
     }
 
     fn text(&mut self, text: &str) {
-        // Text never contains `{{`, `{%` or `{#` (the lexer split there), but a
-        // trailing `{` would merge with the next emitted tag, and minijinja's
-        // own whitespace markers do not apply: print such text as a string.
-        if text.ends_with('{') || text.contains('}') || text.contains('#') {
+        // Template text never contains `{{`, `{%` or `{#` (the lexer split
+        // there) but verbatim text may, and a trailing `{` would merge with
+        // the next emitted tag: print text with braces as a string literal.
+        if text.contains(['{', '}', '#']) {
             let _ = write!(self.out, "{{{{ {} }}}}", quote(text));
         } else {
             self.out.push_str(text);
@@ -293,7 +313,7 @@ impl Emitter {
                     s.push_str("__context()");
                 } else if self.set_names.contains(name) {
                     let _ = write!(s, "__lv(__ns, {})", quote(name));
-                } else if JINJA_RESERVED.contains(&name.as_str()) || name.starts_with("__") {
+                } else if !is_plain_ident(name) {
                     let _ = write!(s, "__var({})", quote(name));
                 } else {
                     s.push_str(name);
@@ -321,7 +341,18 @@ impl Emitter {
                 }
                 s.push(')');
             }
-            Ex::Get(obj, key) => self.call("__get", &[obj, key], s),
+            // A static identifier key (the common `a.b.c`) uses minijinja's own
+            // attribute lookup: with chainable undefined it has Twig's meaning
+            // (missing or non-map → undefined) and skips a function call.
+            Ex::Get(obj, key) => match key.as_ref() {
+                Ex::Str(name) if is_plain_ident(name) => {
+                    s.push('(');
+                    self.ex(obj, s);
+                    s.push_str(").");
+                    s.push_str(name);
+                }
+                _ => self.call("__get", &[obj, key], s),
+            },
             Ex::Slice(obj, from, len) => {
                 s.push_str("__f_slice(");
                 self.ex(obj, s);

@@ -173,6 +173,8 @@ fn base_env() -> Environment<'static> {
     env.set_fuel(Some(FUEL));
     env.set_keep_trailing_newline(true);
     env.set_recursion_limit(100);
+    // `undefined.x` is undefined, as in Twig (emit.rs relies on it for `a.b`).
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     env.set_formatter(|out, _state, value| match value.as_str() {
         Some(s) => out.write_str(s).map_err(fmt_err),
         None => {

@@ -20,7 +20,7 @@ use crate::expr::{CompileError, CompileWarning, Expr, Template};
 const STEP_KEYS: [&str; 5] = ["name", "entrypoint", "when", "actions", "next"];
 
 /// `scenario:` keys (spec section 1).
-const SCENARIO_KEYS: [&str; 10] = [
+const SCENARIO_KEYS: [&str; 9] = [
     "name",
     "locale",
     "invocation",
@@ -30,7 +30,6 @@ const SCENARIO_KEYS: [&str; 10] = [
     "reprompts",
     "timezone",
     "dashbot",
-    "description",
 ];
 
 /// Action names and their canonical spelling (spec section 3).
@@ -123,7 +122,6 @@ impl<'c> Builder<'c> {
                 }
                 "invocation" => invocation = self.text(value, "scenario.invocation"),
                 "category" => category = self.text(value, "scenario.category"),
-                "description" => {}
                 "examplePhrases" => example_phrases = self.text_list(value, "examplePhrases"),
                 "reprompts" => {
                     for (i, item) in self.list(value, "scenario.reprompts").iter().enumerate() {
@@ -781,7 +779,9 @@ impl<'c> Builder<'c> {
             };
             let null = Node {
                 value: Value::Null,
-                ..item.clone()
+                file: item.file,
+                line: item.line,
+                col: item.col,
             };
             // `- getInput` written as a bare string has no parameter.
             let value = if std::ptr::eq(key, value) {

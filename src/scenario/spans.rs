@@ -43,7 +43,13 @@ pub(crate) fn map_pos(
         return (start, Some(APPROXIMATE));
     };
     let raw: String = src_line.chars().skip(node.col as usize - 1).collect();
-    let point = |l: u32, c: u32| Span::point(node.file, l, c);
+    // An exact position underlines one character: the compiler reports where
+    // the problem starts, not how long it is.
+    let point = |l: u32, c: u32| {
+        let mut span = Span::point(node.file, l, c);
+        span.end.col += 1;
+        span
+    };
     let first = raw.chars().next();
     if matches!(first, Some('\'') | Some('"')) {
         // Quoted: exact when single-line and nothing before the column was escaped.
@@ -144,7 +150,8 @@ mod tests {
     #[test]
     fn positions_map_into_the_file() {
         // (yaml, key, prefix, pos line, pos col) → (file line, file col, exact)
-        let cases: &[(&str, &str, &str, u32, u32, (u32, u32, bool))] = &[
+        type Case<'a> = (&'a str, &'a str, &'a str, u32, u32, (u32, u32, bool));
+        let cases: &[Case] = &[
             // Plain scalar: column offset only.
             ("a: x {{ y }}\n", "a", "", 1, 6, (1, 9, true)),
             // Single-quoted: one more column for the quote.

@@ -13,6 +13,11 @@ use serde_saphyr::{Budget, DuplicateKeyPolicy, Options, Spanned};
 
 use crate::diagnostic::{FileId, Span};
 
+/// The deepest nesting accepted. Real scenarios stay under 12 levels; the
+/// limit keeps deserialization's recursion far from the stack's end on a
+/// 2 MiB thread even in debug builds.
+pub const MAX_DEPTH: usize = 48;
+
 /// A YAML value with the position where it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -144,7 +149,7 @@ fn parse_tree(text: &str) -> Result<Node, ParseError> {
     let mut budget = Budget::default();
     // Bounded time and memory on hostile input; generous for real scenarios
     // (a 10,000-step scenario is about 150,000 nodes).
-    budget.max_depth = 48;
+    budget.max_depth = MAX_DEPTH;
     budget.max_nodes = 2_000_000;
     budget.max_aliases = 10_000;
     budget.max_total_scalar_bytes = 16 * 1024 * 1024;
@@ -175,6 +180,16 @@ fn clamp(n: u64) -> u32 {
 /// position itself, so the message drops it (and serde's type jargon).
 fn clean_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).trim();
+    // Budget breaches print as Rust debug output; say what they mean.
+    if first.contains("Depth {") || first.contains("recursion limit") {
+        return format!("nesting is too deep (the limit is {MAX_DEPTH} levels)");
+    }
+    if first.contains("alias") && first.contains("limit") {
+        return "aliases expand to too much data (an alias bomb?)".to_string();
+    }
+    if first.contains("budget breached") {
+        return "the file is too large or too complex to load".to_string();
+    }
     let cut = first
         .find(" at line ")
         .map(|i| &first[..i])

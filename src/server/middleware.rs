@@ -28,9 +28,9 @@ pub async fn observe(State(metrics): State<Metrics>, req: Request, next: Next) -
             Some(report) => {
                 metrics.error(&report.scenario, report.kind);
                 if status.is_server_error() {
-                    tracing::error!(status = status.as_u16(), scenario = %report.scenario, kind = report.kind.as_str(), error = %report.detail, "request failed");
+                    tracing::error!(status = status.as_u16(), scenario = %report.scenario, kind = %report.kind.as_str(), error = %report.detail, "request failed");
                 } else {
-                    tracing::warn!(status = status.as_u16(), scenario = %report.scenario, kind = report.kind.as_str(), error = %report.detail, "request rejected");
+                    tracing::warn!(status = status.as_u16(), scenario = %report.scenario, kind = %report.kind.as_str(), error = %report.detail, "request rejected");
                 }
             }
             None => {
@@ -80,4 +80,23 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         detail: format!("handler panicked: {message}"),
     });
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_generic_500_with_the_message_in_the_report() {
+        for payload in [
+            Box::new("boom") as Box<dyn Any + Send>,
+            Box::new(String::from("boom")),
+        ] {
+            let res = panic_response(payload);
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let report = res.extensions().get::<ErrorReport>().expect("report");
+            assert_eq!(report.kind, ErrorKind::Panic);
+            assert_eq!(report.detail, "handler panicked: boom");
+        }
+    }
 }

@@ -134,11 +134,16 @@ pub fn load_scenarios(dirs: &[PathBuf]) -> Result<ScenarioSet, ServeError> {
     for dir in dirs {
         let loaded = crate::scenario::load(dir);
         for diagnostic in &loaded.diagnostics {
-            let line = render_diagnostic(&loaded.sources, diagnostic);
             if diagnostic.is_error() {
-                rendered.push_str(&line);
+                // The full rustc-like form, as `check` prints it.
+                rendered.push_str(&crate::diagnostic::render(
+                    diagnostic,
+                    &loaded.sources,
+                    false,
+                ));
                 rendered.push('\n');
             } else {
+                let line = crate::diagnostic::render_header(diagnostic, &loaded.sources);
                 tracing::warn!(scenario = %dir.display(), "{line}");
             }
         }
@@ -160,39 +165,6 @@ pub fn load_scenarios(dirs: &[PathBuf]) -> Result<ScenarioSet, ServeError> {
         });
     }
     Ok(ScenarioSet::new(scenarios))
-}
-
-/// `file:line:col: severity[code]: message`, one line.
-///
-/// FIXME(server): use the shared renderer of `crate::diagnostic` once it lands,
-/// so `serve` prints diagnostics exactly as `check` does.
-fn render_diagnostic(
-    sources: &crate::diagnostic::SourceMap,
-    diagnostic: &crate::diagnostic::Diagnostic,
-) -> String {
-    let severity = if diagnostic.is_error() {
-        "error"
-    } else {
-        "warning"
-    };
-    let place = match (&diagnostic.span, &diagnostic.path) {
-        (Some(span), _) => format!(
-            "{}:{}:{}: ",
-            sources.path(span.file).display(),
-            span.start.line,
-            span.start.col
-        ),
-        (None, Some(path)) => format!("{}: ", path.display()),
-        (None, None) => String::new(),
-    };
-    let mut line = format!(
-        "{place}{severity}[{}]: {}",
-        diagnostic.code, diagnostic.message
-    );
-    if let Some(help) = &diagnostic.help {
-        line.push_str(&format!(" (help: {help})"));
-    }
-    line
 }
 
 /// The app: routes plus layers (outermost first: logging and metrics of

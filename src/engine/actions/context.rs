@@ -3,7 +3,7 @@
 
 use serde_json::Value as Json;
 
-use crate::expr::{Template, Value};
+use crate::expr::{php_loose_eq, Template, Value};
 use crate::scenario::TemplateValue;
 
 use super::super::turn::Turn;
@@ -28,22 +28,7 @@ pub(crate) fn compare_context(
     is_equal: &Json,
 ) -> Result<Flow, TurnErrorKind> {
     let rendered = var.render(&turn.scope())?;
-    Ok(Flow::Compared(loose_eq(&rendered, is_equal)))
-}
-
-/// PHP's loose `==` between a rendered string `v` and a YAML scalar (spec 3).
-pub(crate) fn loose_eq(v: &str, other: &Json) -> bool {
-    match other {
-        Json::Bool(b) => (!v.is_empty() && v != "0") == *b,
-        Json::Number(n) => match (v.trim().parse::<f64>(), n.as_f64()) {
-            (Ok(a), Some(b)) => a.is_finite() && a == b,
-            _ => false,
-        },
-        Json::String(s) => v.trim() == s.trim(),
-        Json::Null => v.is_empty(),
-        // Lists and maps never equal a string.
-        Json::Array(_) | Json::Object(_) => false,
-    }
+    Ok(Flow::Compared(php_loose_eq(&rendered, is_equal)))
 }
 
 #[cfg(test)]
@@ -69,7 +54,7 @@ mod tests {
             ("x", json!(null), false),
         ];
         for (v, other, expected) in cases {
-            assert_eq!(loose_eq(v, &other), expected, "{v:?} == {other}");
+            assert_eq!(php_loose_eq(v, &other), expected, "{v:?} == {other}");
         }
     }
 }

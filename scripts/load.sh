@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Load test of `steptalk serve` against a bare axum baseline (examples/baseline.rs) that parses
+# the same Alexa envelope and answers fixed JSON. Both run on loopback, one after the other, under
+# wrk with 32 connections; the script prints requests/s, p99 latency, the steptalk/baseline ratio
+# and steptalk's peak resident memory.
+#
+# Targets (docs: design.md): steptalk >= 70 % of the baseline, p99 < 5 ms, RSS < 30 MB.
+#
+# Usage: scripts/load.sh [DURATION_S] [SCENARIO]       (defaults: 10, account-linking)
+#        VERIFY=1 scripts/load.sh …   also measures steptalk with signature checks ON
+#        (examples/verified_serve.rs: a throwaway CA, pre-signed requests replayed by wrk).
+# Needs: wrk (apt-get install -y wrk). Builds the release binaries first.
+#
+# Each request is an AMAZON.HelpIntent (no outbound HTTP) from a different user, so the
+# per-user lock never serializes requests; signature checks are off (--insecure-skip-verify).
+set -euo pipefail
+
+DURATION="${1:-10}"
+SCENARIO="${2:-account-linking}"
+CONNECTIONS=32
+THREADS=2
+STEPTALK_ADDR=127.0.0.1:3100
+BASELINE_ADDR=127.0.0.1:3101
+VERIFIED_ADDR=127.0.0.1:3102
+VERIFY="${VERIFY:-0}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d)"
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 2; }
+
+cd "$ROOT"
+cargo build --release --quiet --bin steptalk --example baseline
+if [[ "$VERIFY" == 1 ]]; then cargo build --release --quiet --example verified_serve; fi
+
+# A wrk script that POSTs an envelope with a fresh userId per request.
+cat >"$WORK/post.lua" <<'LUA'
+local counter = 0
+local thread_id = 0
+local threads = {}
+function setup(thread)
+    thread:set("thread_id", #threads + 1)
+    table.insert(threads, thread)
+end
+function init(args)
+    thread_id = tonumber(wrk.thread:get("thread_id")) or 0
+end
+local template = [[{"version":"1.0","session":{"new":false,"sessionId":"amzn1.echo-api.session.load","application":{"applicationId":"amzn1.ask.skill.load"},"attributes":{},"user":{"userId":"amzn1.ask.account.load-%d-%d"}},"context":{"System":{"application":{"applicationId":"amzn1.ask.skill.load"},"user":{"userId":"amzn1.ask.account.load-%d-%d"},"device":{"deviceId":"amzn1.ask.device.load","supportedInterfaces":{}},"apiEndpoint":"https://api.amazonalexa.com"}},"request":{"type":"IntentRequest","requestId":"amzn1.echo-api.request.load","timestamp":"2024-01-01T00:00:00Z","locale":"en-US","intent":{"name":"AMAZON.HelpIntent","confirmationStatus":"NONE"}}}]]
+function request()
+    counter = counter + 1
+    local body = string.format(template, thread_id, counter, thread_id, counter)
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+LUA
+
+wait_ready() {
+    for _ in $(seq 1 100); do
+        if curl -s -o /dev/null -X POST "http://$1/" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "server on $1 did not start" >&2
+    exit 1
+}
+
+# Replays pre-signed requests (`signature<TAB>body` lines) with their headers.
+cat >"$WORK/signed.lua" <<'LUA'
+local requests = {}
+local next_index = 1
+function init(args)
+    for line in io.lines(os.getenv("SIGNED_REQUESTS")) do
+        local tab = string.find(line, "\t", 1, true)
+        table.insert(requests, { string.sub(line, 1, tab - 1), string.sub(line, tab + 1) })
+    end
+end
+function request()
+    local r = requests[next_index]
+    next_index = next_index % #requests + 1
+    return wrk.format("POST", nil, {
+        ["Content-Type"] = "application/json",
+        ["Signature-256"] = r[1],
+        ["SignatureCertChainUrl"] = "https://s3.amazonaws.com/echo.api/echo-api-cert-load.pem",
+    }, r[2])
+end
+LUA
+
+# Runs wrk against URL (with the wrk script $2, default post.lua); prints "requests_per_s p99_ms".
+run_wrk() {
+    local out
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/${2:-post.lua}" "$1")"
+    echo "$out" >"$WORK/last-wrk.txt"
+    local rps p99 non2xx
+    rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+    p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+    non2xx="$(awk '/Non-2xx/ {print $5}' <<<"$out")"
+    if [[ -n "$non2xx" ]]; then echo "warning: $non2xx non-2xx answers from $1" >&2; fi
+    # wrk prints latencies as 1.23ms, 456.00us or 1.2s: convert to ms.
+    p99="$(awk -v v="$p99" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+        else { print v } }')"
+    echo "$rps $p99"
+}
+
+# --- baseline ---
+target/release/examples/baseline "$BASELINE_ADDR" 2>/dev/null &
+PIDS+=($!)
+wait_ready "$BASELINE_ADDR"
+read -r BASE_RPS BASE_P99 < <(run_wrk "http://$BASELINE_ADDR/alexa/$SCENARIO")
+kill "${PIDS[-1]}"
+
+# --- steptalk ---
+RUST_LOG=warn target/release/steptalk serve "scenarios/$SCENARIO" \
+    --listen "$STEPTALK_ADDR" --store memory:// --insecure-skip-verify 2>"$WORK/steptalk.log" &
+STEPTALK_PID=$!
+PIDS+=($STEPTALK_PID)
+wait_ready "$STEPTALK_ADDR"
+read -r ST_RPS ST_P99 < <(run_wrk "http://$STEPTALK_ADDR/alexa/$SCENARIO")
+RSS_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$STEPTALK_PID/status")"
+kill "$STEPTALK_PID"
+
+# --- steptalk with signature checks on ---
+V_RPS=0 V_P99=0
+if [[ "$VERIFY" == 1 ]]; then
+    export SIGNED_REQUESTS="$WORK/signed.tsv"
+    target/release/examples/verified_serve "$VERIFIED_ADDR" "scenarios/$SCENARIO" "$SIGNED_REQUESTS" 5000 \
+        2>"$WORK/verified.log" &
+    PIDS+=($!)
+    wait_ready "$VERIFIED_ADDR"
+    read -r V_RPS V_P99 < <(run_wrk "http://$VERIFIED_ADDR/alexa/$SCENARIO" signed.lua)
+fi
+
+awk -v b="$BASE_RPS" -v bp="$BASE_P99" -v s="$ST_RPS" -v sp="$ST_P99" -v rss="$RSS_KB" \
+    -v v="$V_RPS" -v vp="$V_P99" -v c="$CONNECTIONS" -v d="$DURATION" 'BEGIN {
+    printf "load: %d connections, %d s each, signature checks off\n", c, d
+    printf "baseline : %10.0f req/s   p99 %7.3f ms\n", b, bp
+    printf "steptalk : %10.0f req/s   p99 %7.3f ms   peak RSS %.1f MB\n", s, sp, rss / 1024
+    printf "ratio    : %9.1f %%  (target >= 70 %%)\n", 100 * s / b
+    if (v > 0) {
+        printf "verified : %10.0f req/s   p99 %7.3f ms   (signature checks on)\n", v, vp
+        printf "ratio    : %9.1f %%  (verified / baseline)\n", 100 * v / b
+    }
+}'
