@@ -75,12 +75,17 @@ to_ms() {
         else { print v } }'
 }
 
+# Appends a query parameter to a URL that may already have a query.
+with_param() {
+    if [[ "$1" == *\?* ]]; then echo "$1&$2"; else echo "$1?$2"; fi
+}
+
 store_url() {
     case "$1" in
         memory) echo "memory://" ;;
         sqlite) echo "sqlite://$WORK/load.db" ;;
-        redis) echo "$REDIS_URL?prefix=steptalk-load-$RUN:" ;;
-        postgres) echo "$POSTGRES_URL?schema=steptalk_load_$RUN" ;;
+        redis) with_param "$REDIS_URL" "prefix=steptalk-load-$RUN:" ;;
+        postgres) with_param "$POSTGRES_URL" "schema=steptalk_load_$RUN" ;;
         *) echo "unknown backend $1" >&2; exit 2 ;;
     esac
 }
@@ -99,7 +104,7 @@ printf "load: %d connections, %d threads, %d s per backend, 1 request in %d to o
 printf "%-9s %10s %9s %9s %8s %12s\n" backend "req/s" "p50 ms" "p99 ms" non-2xx "hot counter"
 for backend in "${BACKENDS[@]}"; do
     url="$(store_url "$backend")"
-    RUST_LOG=warn target/release/steptalk serve tests/fixtures/counter \
+    NO_COLOR=1 RUST_LOG=warn target/release/steptalk serve tests/fixtures/counter \
         --listen "$ADDR" --store "$url" --insecure-skip-verify 2>"$WORK/$backend.log" &
     PID=$!
     for _ in $(seq 1 100); do
