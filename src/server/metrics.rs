@@ -9,6 +9,12 @@
 //! - `steptalk_turns_total{scenario, outcome}`: answered turns, by [`Outcome`];
 //! - `steptalk_turn_duration_seconds{scenario}`: histogram of the turn's wall time;
 //! - `steptalk_errors_total{scenario, kind}`: rejected or failed requests, by [`ErrorKind`].
+//!
+//! The store records its own series (`steptalk_store_seconds`,
+//! `steptalk_store_errors_total`, see `crate::store`) through the `metrics`
+//! macros, which only reach a global recorder: `steptalk serve` therefore
+//! installs its [`Metrics`] as the process's global recorder too
+//! ([`Metrics::install_global`]), so `/metrics` shows them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +27,8 @@ use metrics_exporter_prometheus::{
 const TURNS: &str = "steptalk_turns_total";
 const TURN_DURATION: &str = "steptalk_turn_duration_seconds";
 const ERRORS: &str = "steptalk_errors_total";
+/// The store's latency histogram (recorded by `crate::store`'s metered wrapper).
+const STORE_SECONDS: &str = "steptalk_store_seconds";
 
 /// Histogram buckets in seconds: fine below 10 ms (the engine's range), then
 /// up to Alexa's 8 s deadline.
@@ -111,6 +119,9 @@ impl Metrics {
     pub fn new() -> Metrics {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(TURN_DURATION.to_string()), BUCKETS)
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(Matcher::Full(STORE_SECONDS.to_string()), BUCKETS)
+            })
             .expect("the bucket list is a non-empty constant");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -118,6 +129,13 @@ impl Metrics {
             recorder: Arc::new(recorder),
             handle,
         }
+    }
+
+    /// Makes this the process-wide recorder as well, so series recorded with
+    /// the `metrics` macros (the store's) are rendered by [`Metrics::render`].
+    /// Only the first call in a process succeeds; returns whether this one did.
+    pub fn install_global(&self) -> bool {
+        metrics::set_global_recorder(self.recorder.clone()).is_ok()
     }
 
     /// Counts an answered turn and records its duration.

@@ -67,6 +67,10 @@ pub struct ServeOptions {
 /// until SIGINT or SIGTERM.
 pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let state = build_state(&options).await?;
+    // One server per process here, so the store's metrics can go to its recorder.
+    if !state.metrics.install_global() {
+        tracing::warn!("a global metrics recorder was already installed; store metrics will not show in /metrics");
+    }
     let listener = TcpListener::bind(options.listen).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
