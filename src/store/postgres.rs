@@ -97,8 +97,9 @@ pub(crate) struct PostgresStore {
     options: StoreOptions,
 }
 
-fn error(err: impl std::fmt::Display) -> StoreError {
-    StoreError::unavailable(BACKEND, err)
+fn error(err: impl std::error::Error) -> StoreError {
+    // tokio-postgres says only "db error" at the top; the server's reason is in the source.
+    StoreError::unavailable(BACKEND, crate::errors::error_chain(&err))
 }
 
 impl PostgresStore {
@@ -211,7 +212,12 @@ async fn within<T>(
 ) -> Result<T, StoreError> {
     tokio::time::timeout(timeout, call)
         .await
-        .unwrap_or_else(|_| Err(error(format_args!("no answer within {timeout:?}"))))
+        .unwrap_or_else(|_| {
+            Err(StoreError::unavailable(
+                BACKEND,
+                format_args!("no answer within {timeout:?}"),
+            ))
+        })
 }
 
 fn to_i64(n: u64) -> i64 {
