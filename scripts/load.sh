@@ -11,8 +11,11 @@
 #        (examples/verified_serve.rs: a throwaway CA, pre-signed requests replayed by wrk).
 # Needs: wrk (apt-get install -y wrk). Builds the release binaries first.
 #
-# Each request is an AMAZON.HelpIntent (no outbound HTTP) from a different user, so the
-# per-user lock never serializes requests; signature checks are off (--insecure-skip-verify).
+# Each request is an AMAZON.HelpIntent (no outbound HTTP) from one of USERS users (default 10,000)
+# in turn, as a skill's returning users would; with 32 connections two requests of one user almost
+# never overlap, so the per-user lock does not serialize them. USERS=0 gives every request a new
+# user (the memory:// store then grows without bound). Signature checks are off
+# (--insecure-skip-verify).
 set -euo pipefail
 
 DURATION="${1:-10}"
@@ -39,7 +42,7 @@ cd "$ROOT"
 cargo build --release --quiet --bin steptalk --example baseline
 if [[ "$VERIFY" == 1 ]]; then cargo build --release --quiet --example verified_serve; fi
 
-# A wrk script that POSTs an envelope with a fresh userId per request.
+# A wrk script that POSTs an envelope with a userId from the pool (a fresh one with USERS=0).
 cat >"$WORK/post.lua" <<'LUA'
 local counter = 0
 local thread_id = 0
@@ -54,7 +57,10 @@ end
 local template = [[{"version":"1.0","session":{"new":false,"sessionId":"amzn1.echo-api.session.load","application":{"applicationId":"amzn1.ask.skill.load"},"attributes":{},"user":{"userId":"amzn1.ask.account.load-%d-%d"}},"context":{"System":{"application":{"applicationId":"amzn1.ask.skill.load"},"user":{"userId":"amzn1.ask.account.load-%d-%d"},"device":{"deviceId":"amzn1.ask.device.load","supportedInterfaces":{}},"apiEndpoint":"https://api.amazonalexa.com"}},"request":{"type":"IntentRequest","requestId":"amzn1.echo-api.request.load","timestamp":"2024-01-01T00:00:00Z","locale":"en-US","intent":{"name":"AMAZON.HelpIntent","confirmationStatus":"NONE"}}}]]
 function request()
     counter = counter + 1
-    local body = string.format(template, thread_id, counter, thread_id, counter)
+    local user = counter
+    local pool = tonumber(os.getenv("USERS") or "10000")
+    if pool > 0 then user = counter % pool end
+    local body = string.format(template, thread_id, user, thread_id, user)
     return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 LUA
