@@ -54,6 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Built without the production verifier, then given the test one.
         insecure_skip_verify: true,
         rewrites: Vec::new(),
+        max_record_bytes: steptalk::store::StoreOptions::default().max_record_bytes,
     };
     let mut state = build_state(&options).await?;
     state.verifier = Some(Arc::new(Verifier::new(config)));

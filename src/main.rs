@@ -65,6 +65,9 @@ enum Command {
             value_delimiter = ' '
         )]
         rewrites: Vec<Rewrite>,
+        /// Largest stored record of one user, in bytes of JSON.
+        #[arg(long, default_value_t = 64 * 1024, env = "STEPTALK_MAX_RECORD_BYTES")]
+        max_record_bytes: usize,
     },
     /// Load and validate scenarios; exit 1 on errors.
     Check {
@@ -147,6 +150,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
             skill_ids,
             insecure_skip_verify,
             rewrites,
+            max_record_bytes,
         } => {
             // Default: every scenario under `scenarios/`.
             let dirs = if dirs.is_empty() {
@@ -162,6 +166,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 skill_ids,
                 insecure_skip_verify,
                 rewrites,
+                max_record_bytes,
             };
             runtime()?
                 .block_on(steptalk::server::run(options))

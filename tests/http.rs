@@ -433,3 +433,23 @@ async fn scenario_errors_stop_the_start_with_rendered_diagnostics() {
     );
     assert!(text.contains("Nowhere"), "{text}");
 }
+
+#[tokio::test]
+async fn a_record_over_the_size_limit_is_a_turn_error_and_stores_nothing() {
+    // The counter fixture stores `counter` and `lastMessage`: about 50 bytes of JSON.
+    let mut options = support::options(&[]);
+    options.dirs =
+        vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/counter")];
+    options.max_record_bytes = 20;
+    let server = support::start_server(options).await;
+    let body = support::envelope(support::intent("add_one"), "user-big", None, None);
+    let (status, text) = post(&server.url("/alexa/counter"), body.to_string()).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("Sorry, something went wrong."), "{text}");
+    let key = steptalk::store::UserKey {
+        scenario: "counter".into(),
+        user_id: "user-big".into(),
+    };
+    let record = server.state.store.load(&key).await.unwrap();
+    assert_eq!(record.version, 0, "nothing may be stored: {record:?}");
+}

@@ -61,6 +61,9 @@ pub struct ServeOptions {
     pub insecure_skip_verify: bool,
     /// `--rewrite-outbound PREFIX=REPLACEMENT` rules.
     pub rewrites: Vec<crate::outbound::Rewrite>,
+    /// Largest stored record of one user, as JSON bytes: a turn whose variables
+    /// would exceed it fails with a clear error instead of being truncated.
+    pub max_record_bytes: usize,
 }
 
 /// Loads the scenarios, opens the store, binds `options.listen` and serves
@@ -91,12 +94,18 @@ pub async fn build_state(options: &ServeOptions) -> Result<AppState, ServeError>
         );
     }
     let scenarios = load_scenarios(&options.dirs)?;
-    let store = crate::store::open(&options.store_url, StoreOptions::default())
-        .await
-        .map_err(|source| ServeError::Store {
-            url: options.store_url.clone(),
-            source,
-        })?;
+    let store = crate::store::open(
+        &options.store_url,
+        StoreOptions {
+            max_record_bytes: options.max_record_bytes,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .map_err(|source| ServeError::Store {
+        url: options.store_url.clone(),
+        source,
+    })?;
     let outbound = crate::outbound::HttpOutbound::new(options.rewrites.clone())
         .map_err(|err| ServeError::Start(format!("building the HTTP client: {err}")))?;
     let engine = crate::engine::Engine {

@@ -69,6 +69,17 @@ pub async fn handle(
             );
             failed(Outcome::TurnError, ErrorKind::Turn)
         }
+        // The scenario stored more than the configured limit: a turn error (the
+        // author's doing, not the store's), so the user hears the apology and
+        // the record stays as it was.
+        Ok(Err(too_large @ StoreError::TooLarge { .. })) => {
+            tracing::error!(
+                scenario = %scenario.id,
+                error = %too_large,
+                "turn's variables are over the record size limit; nothing stored, answering the apology"
+            );
+            failed(Outcome::TurnError, ErrorKind::Turn)
+        }
         Ok(Err(store_error)) => return Err(ApiError::Store(store_error)),
         Err(_elapsed) => {
             tracing::error!(

@@ -46,6 +46,7 @@ pub fn options(scenarios: &[&str]) -> ServeOptions {
         skill_ids: Vec::new(),
         insecure_skip_verify: true,
         rewrites: Vec::new(),
+        max_record_bytes: steptalk::store::StoreOptions::default().max_record_bytes,
     }
 }
 
