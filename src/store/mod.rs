@@ -336,6 +336,28 @@ fn lock_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// Calls `try_take` until it takes the lock (`Ok(true)`) or `wait` runs out,
+/// pausing between attempts: shared by the backends whose locks are polled
+/// (SQLite, Redis, PostgreSQL).
+async fn poll_lock<F, Fut>(wait: Duration, mut try_take: F) -> Result<(), StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    for attempt in 0.. {
+        if try_take().await? {
+            return Ok(());
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::time::sleep_until((now + lock_backoff(attempt)).min(deadline)).await;
+    }
+    Err(StoreError::LockTimeout)
+}
+
 /// The pause before the next attempt to take a busy lock: short at first so
 /// uncontended hand-overs are quick, growing so waiters don't hammer the backend.
 fn lock_backoff(attempt: u32) -> Duration {

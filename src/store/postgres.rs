@@ -20,8 +20,7 @@ use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 
 use super::{
-    decode, encode, lock_backoff, lock_token, Record, Store, StoreError, StoreOptions, UserKey,
-    UserLock, Vars,
+    decode, encode, lock_token, Record, Store, StoreError, StoreOptions, UserKey, UserLock, Vars,
 };
 
 const BACKEND: &str = "postgres";
@@ -281,39 +280,34 @@ impl Store for PostgresStore {
     }
 
     async fn lock(&self, key: &UserKey, wait: Duration) -> Result<Box<dyn UserLock>, StoreError> {
-        let deadline = tokio::time::Instant::now() + wait;
         let token = lock_token();
         let ttl_ms = i64::try_from(self.options.lock_ttl.as_millis()).unwrap_or(i64::MAX);
-        for attempt in 0.. {
+        let token_ref = &token;
+        let ttl_ref = &ttl_ms;
+        super::poll_lock(wait, move || async move {
             // A connection per attempt: none is held while waiting.
             let taken = within(self.options.timeout, async {
                 self.client()
                     .await?
                     .execute(
                         &self.sql.lock,
-                        &[&key.scenario, &key.user_id, &token, &ttl_ms],
+                        &[&key.scenario, &key.user_id, token_ref, ttl_ref],
                     )
                     .await
                     .map_err(error)
             })
             .await?;
-            if taken == 1 {
-                return Ok(Box::new(PostgresLock {
-                    pool: self.pool.clone(),
-                    sql: self.sql.clone(),
-                    key: key.clone(),
-                    token,
-                    timeout: self.options.timeout,
-                    released: false,
-                }));
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                break;
-            }
-            tokio::time::sleep_until((now + lock_backoff(attempt)).min(deadline)).await;
-        }
-        Err(StoreError::LockTimeout)
+            Ok(taken == 1)
+        })
+        .await?;
+        Ok(Box::new(PostgresLock {
+            pool: self.pool.clone(),
+            sql: self.sql.clone(),
+            key: key.clone(),
+            token,
+            timeout: self.options.timeout,
+            released: false,
+        }))
     }
 
     async fn health(&self) -> Result<(), StoreError> {

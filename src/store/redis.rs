@@ -16,8 +16,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use super::{
-    decode, encode, lock_backoff, lock_token, Record, Store, StoreError, StoreOptions, UserKey,
-    UserLock, Vars,
+    decode, encode, lock_token, Record, Store, StoreError, StoreOptions, UserKey, UserLock, Vars,
 };
 
 const BACKEND: &str = "redis";
@@ -167,38 +166,34 @@ impl Store for RedisStore {
     }
 
     async fn lock(&self, key: &UserKey, wait: Duration) -> Result<Box<dyn UserLock>, StoreError> {
-        let deadline = tokio::time::Instant::now() + wait;
         let lock_key = self.lock_key(key);
         let token = lock_token();
         // PX 0 is an error in Redis; a lock always lives at least 1 ms.
-        let ttl_ms = self.options.lock_ttl.as_millis().max(1);
-        let mut conn = self.conn().await?;
-        for attempt in 0.. {
+        let ttl_ms = u64::try_from(self.options.lock_ttl.as_millis().max(1)).unwrap_or(u64::MAX);
+        let conn = self.conn().await?;
+        let (lock_key_ref, token_ref, conn_ref) = (&lock_key, &token, &conn);
+        super::poll_lock(wait, move || async move {
+            // The manager is a cheap handle onto one multiplexed connection.
+            let mut conn = conn_ref.clone();
             let reply: redis::Value = redis::cmd("SET")
-                .arg(&lock_key)
-                .arg(&token)
+                .arg(lock_key_ref)
+                .arg(token_ref)
                 .arg("NX")
                 .arg("PX")
-                .arg(u64::try_from(ttl_ms).unwrap_or(u64::MAX))
+                .arg(ttl_ms)
                 .query_async(&mut conn)
                 .await
                 .map_err(error)?;
-            if reply != redis::Value::Nil {
-                return Ok(Box::new(RedisLock {
-                    conn,
-                    script: self.release_script.clone(),
-                    key: lock_key,
-                    token,
-                    released: false,
-                }));
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                break;
-            }
-            tokio::time::sleep_until((now + lock_backoff(attempt)).min(deadline)).await;
-        }
-        Err(StoreError::LockTimeout)
+            Ok(reply != redis::Value::Nil)
+        })
+        .await?;
+        Ok(Box::new(RedisLock {
+            conn,
+            script: self.release_script.clone(),
+            key: lock_key,
+            token,
+            released: false,
+        }))
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -15,8 +15,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    decode, encode, lock_backoff, lock_token, Record, Store, StoreError, StoreOptions, UserKey,
-    UserLock, Vars,
+    decode, encode, lock_token, Record, Store, StoreError, StoreOptions, UserKey, UserLock, Vars,
 };
 
 const BACKEND: &str = "sqlite";
@@ -225,49 +224,40 @@ impl Store for SqliteStore {
     }
 
     async fn lock(&self, key: &UserKey, wait: Duration) -> Result<Box<dyn UserLock>, StoreError> {
-        let deadline = tokio::time::Instant::now() + wait;
         let token = lock_token();
         let ttl_ms = i64::try_from(self.options.lock_ttl.as_millis()).unwrap_or(i64::MAX);
-        for attempt in 0.. {
-            let (key2, token2) = (key.clone(), token.clone());
-            let taken = self
-                .run(move |conn| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    let now = now_ms();
-                    // Insert the lock row, or take over one that has expired.
-                    let n = tx.execute(
-                        "INSERT INTO steptalk_locks (scenario, user_id, token, expires_ms)
-                         VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (scenario, user_id) DO UPDATE
-                           SET token = excluded.token, expires_ms = excluded.expires_ms
-                           WHERE steptalk_locks.expires_ms <= ?5",
-                        params![
-                            key2.scenario,
-                            key2.user_id,
-                            token2,
-                            now.saturating_add(ttl_ms),
-                            now
-                        ],
-                    )?;
-                    tx.commit()?;
-                    Ok(n == 1)
-                })
-                .await?;
-            if taken {
-                return Ok(Box::new(SqliteLock {
-                    db: self.db.clone(),
-                    key: key.clone(),
-                    token,
-                    released: false,
-                }));
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                return Err(StoreError::LockTimeout);
-            }
-            tokio::time::sleep_until((now + lock_backoff(attempt)).min(deadline)).await;
-        }
-        Err(StoreError::LockTimeout)
+        let token_ref = &token;
+        super::poll_lock(wait, move || {
+            let (key, token) = (key.clone(), token_ref.clone());
+            self.run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now = now_ms();
+                // Insert the lock row, or take over one that has expired.
+                let n = tx.execute(
+                    "INSERT INTO steptalk_locks (scenario, user_id, token, expires_ms)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (scenario, user_id) DO UPDATE
+                       SET token = excluded.token, expires_ms = excluded.expires_ms
+                       WHERE steptalk_locks.expires_ms <= ?5",
+                    params![
+                        key.scenario,
+                        key.user_id,
+                        token,
+                        now.saturating_add(ttl_ms),
+                        now
+                    ],
+                )?;
+                tx.commit()?;
+                Ok(n == 1)
+            })
+        })
+        .await?;
+        Ok(Box::new(SqliteLock {
+            db: self.db.clone(),
+            key: key.clone(),
+            token,
+            released: false,
+        }))
     }
 
     async fn health(&self) -> Result<(), StoreError> {
