@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::lwa;
 
 const SCENARIO: &str = "scenarios/account-linking";
@@ -72,40 +72,9 @@ async fn start_server(dir: &str, store: &str, profile_api: &str) -> Server {
     }
 }
 
-/// Starts the Login with Amazon stand-in; returns its base URL.
-async fn start_lwa() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(lwa::serve(listener));
-    format!("http://{addr}")
-}
-
 /// A LaunchRequest envelope as Alexa sends it; `token` links the account.
 fn launch(user: &str, token: Option<&str>) -> Value {
-    let mut user_obj = json!({ "userId": user });
-    if let Some(token) = token {
-        user_obj["accessToken"] = json!(token);
-    }
-    json!({
-        "version": "1.0",
-        "session": {
-            "new": true,
-            "sessionId": "amzn1.echo-api.session.test",
-            "application": { "applicationId": "amzn1.ask.skill.test" },
-            "user": user_obj,
-        },
-        "context": { "System": {
-            "application": { "applicationId": "amzn1.ask.skill.test" },
-            "user": user_obj,
-            "apiEndpoint": "https://api.amazonalexa.com",
-        }},
-        "request": {
-            "type": "LaunchRequest",
-            "requestId": "amzn1.echo-api.request.test",
-            "timestamp": chrono::Utc::now().to_rfc3339(),
-            "locale": "en-US",
-        }
-    })
+    support::envelope(support::launch(), user, token, None)
 }
 
 async fn post(server: &Server, body: &Value) -> (u16, Value, Duration) {
@@ -134,7 +103,7 @@ fn temp_db(dir: &tempfile::TempDir) -> (String, PathBuf) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn account_linking_over_http() {
-    let lwa = start_lwa().await;
+    let lwa = support::start_lwa().await;
     let tmp = tempfile::tempdir().unwrap();
     let (store, db_path) = temp_db(&tmp);
     let server = start_server(SCENARIO, &store, &lwa).await;
@@ -208,7 +177,7 @@ async fn profile_api_down_gets_an_apology() {
 /// `steptalk test` over the scenario's own tests and over the tutorial snippet as published.
 #[tokio::test(flavor = "multi_thread")]
 async fn scenario_tests_pass_against_the_stand_in() {
-    let lwa = start_lwa().await;
+    let lwa = support::start_lwa().await;
     for dir in [SCENARIO, "tests/fixtures/tutorial-account-linking"] {
         let check = Command::new(env!("CARGO_BIN_EXE_steptalk"))
             .current_dir(manifest_dir())
