@@ -5,9 +5,10 @@
 //! The weather example talks to a stand-in for Open-Meteo, an axum app started
 //! here on 127.0.0.1:0 and reached through `--rewrite-outbound`.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -22,19 +23,9 @@ fn project() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `steptalk test ARGS…` and returns (exit code, stdout).
+/// Runs `steptalk test ARGS…` from the project folder.
 fn steptalk_test(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_steptalk"))
-        .arg("test")
-        .args(args)
-        .current_dir(project())
-        .env_remove("STEPTALK_REWRITE_OUTBOUND")
-        .env_remove("STEPTALK_SEED")
-        .env("RUST_LOG", "off")
-        .output()
-        .expect("the steptalk binary runs");
-    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
-    (output.status.code().unwrap_or(-1), stdout)
+    support::steptalk_test(&project(), args)
 }
 
 /// Writes `files` into a fresh temp folder named `name` and returns it.

@@ -11,8 +11,9 @@
 //! Skipped (with a printed reason) when `../shared` is absent, so `cargo test`
 //! passes on a fresh clone.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path as UrlPath, State};
@@ -23,32 +24,6 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 const NOW: &str = "2019-03-12T10:00:00Z";
-
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/bottalk");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("skipping: ../shared not found ({})", dir.display());
-        None
-    }
-}
-
-/// Runs `steptalk test ARGS…` from the corpus folder (so paths print short)
-/// and returns (exit code, stdout).
-fn steptalk_test(cwd: &Path, args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_steptalk"))
-        .arg("test")
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("STEPTALK_REWRITE_OUTBOUND")
-        .env_remove("STEPTALK_SEED")
-        .env("RUST_LOG", "off")
-        .output()
-        .expect("the steptalk binary runs");
-    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
-    (output.status.code().unwrap_or(-1), stdout)
-}
 
 /// The scenario folders under `templates/`: a folder holding YAML files, or
 /// for a folder of folders (`recipes/`), each of its children.
@@ -83,11 +58,13 @@ fn template_dirs(corpus: &Path) -> Vec<String> {
 
 #[test]
 fn templates_pass_except_the_unanswerable_quiz_turn() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = support::corpus() else {
+        return;
+    };
     let dirs = template_dirs(&corpus);
     let mut args: Vec<&str> = dirs.iter().map(String::as_str).collect();
     args.extend(["--now", NOW]);
-    let (code, stdout) = steptalk_test(&corpus, &args);
+    let (code, stdout) = support::steptalk_test(&corpus, &args);
     insta::assert_snapshot!(stdout);
 
     assert_eq!(code, 1, "{stdout}");
@@ -235,7 +212,9 @@ tests:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn api_calls_tutorial_against_a_trello_stand_in() {
-    let Some(corpus) = corpus() else { return };
+    let Some(corpus) = support::corpus() else {
+        return;
+    };
     let tutorial = corpus.join("tutorials/api-calls");
     // The published files, unchanged, beside our own tests.yml (the tutorial's
     // holds only a comment).
@@ -264,7 +243,7 @@ async fn api_calls_tutorial_against_a_trello_stand_in() {
     let rewrite = format!("https://api.trello.com=http://{addr}");
     let cwd = tmp.path().to_path_buf();
     let (code, stdout) = tokio::task::spawn_blocking(move || {
-        steptalk_test(
+        support::steptalk_test(
             &cwd,
             &["api-calls", "--now", NOW, "--rewrite-outbound", &rewrite],
         )

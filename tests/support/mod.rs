@@ -36,6 +36,28 @@ pub fn scenario_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `../shared/corpus/bottalk` (the BotTalk conformance corpus), or `None`
+/// after printing why the calling test is skipped.
+pub fn corpus() -> Option<PathBuf> {
+    shared().map(|shared| shared.join("corpus/bottalk"))
+}
+
+/// Runs `steptalk test ARGS…` in `cwd` with no settings from the environment
+/// and returns (exit code, stdout).
+pub fn steptalk_test(cwd: &Path, args: &[&str]) -> (i32, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_steptalk"))
+        .arg("test")
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("STEPTALK_REWRITE_OUTBOUND")
+        .env_remove("STEPTALK_SEED")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("the steptalk binary runs");
+    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
+    (output.status.code().unwrap_or(-1), stdout)
+}
+
 /// Options for serving `scenarios` from this repository with a `memory://`
 /// store and signature checks off.
 pub fn options(scenarios: &[&str]) -> ServeOptions {
