@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use rand::SeedableRng;
 
 use steptalk::engine::{Engine, EngineConfig, Request, SlotInput, TurnEnv, TurnInput};
-use steptalk::expr::{Value, Vars};
+use steptalk::expr::{Input, Vars};
 use steptalk::outbound::HttpOutbound;
 use steptalk::scenario::Scenario;
 
@@ -21,7 +21,7 @@ fn load(dir: &Path) -> Option<Scenario> {
 
 fn input(request: Request, waiting: Option<&str>) -> TurnInput {
     TurnInput {
-        raw: Value::from(serde_json::json!({
+        raw: Input::from(serde_json::json!({
             "session": {"new": waiting.is_none(), "user": {"userId": "bench"}},
             "request": {"type": "IntentRequest"},
         })),

@@ -1,4 +1,4 @@
-//! `steptalk serve` with signature checks ON, for `scripts/load.sh --verify`.
+//! `steptalk serve` with signature checks ON, for `VERIFY=1 scripts/load.sh`.
 //!
 //! Alexa's real certificates cannot sign test traffic, so this serves a
 //! scenario with a verifier that trusts a throwaway CA made at start-up (the
@@ -19,6 +19,10 @@ use std::time::Duration;
 
 use steptalk::alexa::verify::{MapFetcher, Verifier, VerifierConfig};
 use steptalk::server::{build_state, serve, shutdown_signal, ServeOptions};
+
+// The allocator of the `steptalk` binary, so that the two compare.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CERT_URL: &str = "https://s3.amazonaws.com/echo.api/echo-api-cert-load.pem";
 

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Load test of `steptalk serve` against a bare axum baseline (examples/baseline.rs) that parses
-# the same Alexa envelope and answers fixed JSON. Both run on loopback, one after the other, under
-# wrk with 32 connections; the script prints requests/s, p99 latency, the steptalk/baseline ratio
-# and steptalk's peak resident memory.
+# the same Alexa envelope and answers fixed JSON. Both run on loopback under wrk with 32
+# connections, one after the other, in ROUNDS interleaved rounds (default 3); the script prints
+# each round and the medians: requests/s, p99 latency, the steptalk/baseline ratio (the median
+# of the rounds' ratios, so a noisy neighbour slowing one round does not skew it) and steptalk's
+# peak resident memory.
 #
 # Targets (docs: design.md): steptalk >= 70 % of the baseline, p99 < 5 ms, RSS < 30 MB.
 #
 # Usage: scripts/load.sh [DURATION_S] [SCENARIO]       (defaults: 10, account-linking)
+#        ROUNDS=5 scripts/load.sh …  more rounds (each runs every server for DURATION_S)
 #        VERIFY=1 scripts/load.sh …   also measures steptalk with signature checks ON
 #        (examples/verified_serve.rs: a throwaway CA, pre-signed requests replayed by wrk).
-# Needs: wrk (apt-get install -y wrk). Builds the release binaries first.
+# Needs: wrk (apt-get install -y wrk). Builds the release binaries first (fat LTO: a few minutes
+# from scratch).
 #
 # Each request is an AMAZON.HelpIntent (no outbound HTTP) from one of USERS users (default 10,000)
 # in turn, as a skill's returning users would; with 32 connections two requests of one user almost
@@ -26,6 +30,7 @@ STEPTALK_ADDR=127.0.0.1:3100
 BASELINE_ADDR=127.0.0.1:3101
 VERIFIED_ADDR=127.0.0.1:3102
 VERIFY="${VERIFY:-0}"
+ROUNDS="${ROUNDS:-3}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
 PIDS=()
@@ -114,42 +119,59 @@ run_wrk() {
     echo "$rps $p99"
 }
 
-# --- baseline ---
-target/release/examples/baseline "$BASELINE_ADDR" 2>/dev/null &
-PIDS+=($!)
-wait_ready "$BASELINE_ADDR"
-read -r BASE_RPS BASE_P99 < <(run_wrk "http://$BASELINE_ADDR/alexa/$SCENARIO")
-kill "${PIDS[-1]}"
+# One round: baseline, steptalk, and (VERIFY=1) steptalk verified, one after the other.
+# Appends "name requests_per_s p99_ms [peak_rss_kb]" lines to $WORK/results.
+run_round() {
+    local pid rps p99
+    target/release/examples/baseline "$BASELINE_ADDR" 2>/dev/null &
+    pid=$!
+    PIDS+=("$pid")
+    wait_ready "$BASELINE_ADDR"
+    read -r rps p99 < <(run_wrk "http://$BASELINE_ADDR/alexa/$SCENARIO")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    echo "baseline $rps $p99" >>"$WORK/results"
 
-# --- steptalk ---
-RUST_LOG=warn target/release/steptalk serve "scenarios/$SCENARIO" \
-    --listen "$STEPTALK_ADDR" --store memory:// --insecure-skip-verify 2>"$WORK/steptalk.log" &
-STEPTALK_PID=$!
-PIDS+=($STEPTALK_PID)
-wait_ready "$STEPTALK_ADDR"
-read -r ST_RPS ST_P99 < <(run_wrk "http://$STEPTALK_ADDR/alexa/$SCENARIO")
-RSS_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$STEPTALK_PID/status")"
-kill "$STEPTALK_PID"
+    RUST_LOG=warn target/release/steptalk serve "scenarios/$SCENARIO" \
+        --listen "$STEPTALK_ADDR" --store memory:// --insecure-skip-verify 2>>"$WORK/steptalk.log" &
+    pid=$!
+    PIDS+=("$pid")
+    wait_ready "$STEPTALK_ADDR"
+    read -r rps p99 < <(run_wrk "http://$STEPTALK_ADDR/alexa/$SCENARIO")
+    local rss_kb
+    rss_kb="$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    echo "steptalk $rps $p99 $rss_kb" >>"$WORK/results"
 
-# --- steptalk with signature checks on ---
-V_RPS=0 V_P99=0
-if [[ "$VERIFY" == 1 ]]; then
-    export SIGNED_REQUESTS="$WORK/signed.tsv"
-    target/release/examples/verified_serve "$VERIFIED_ADDR" "scenarios/$SCENARIO" "$SIGNED_REQUESTS" 5000 \
-        2>"$WORK/verified.log" &
-    PIDS+=($!)
-    wait_ready "$VERIFIED_ADDR"
-    read -r V_RPS V_P99 < <(run_wrk "http://$VERIFIED_ADDR/alexa/$SCENARIO" signed.lua)
-fi
+    if [[ "$VERIFY" == 1 ]]; then
+        export SIGNED_REQUESTS="$WORK/signed.tsv"
+        target/release/examples/verified_serve "$VERIFIED_ADDR" "scenarios/$SCENARIO" "$SIGNED_REQUESTS" 5000 \
+            2>>"$WORK/verified.log" &
+        pid=$!
+        PIDS+=("$pid")
+        wait_ready "$VERIFIED_ADDR"
+        read -r rps p99 < <(run_wrk "http://$VERIFIED_ADDR/alexa/$SCENARIO" signed.lua)
+        kill "$pid"; wait "$pid" 2>/dev/null || true
+        echo "verified $rps $p99" >>"$WORK/results"
+    fi
+}
 
-awk -v b="$BASE_RPS" -v bp="$BASE_P99" -v s="$ST_RPS" -v sp="$ST_P99" -v rss="$RSS_KB" \
-    -v v="$V_RPS" -v vp="$V_P99" -v c="$CONNECTIONS" -v d="$DURATION" 'BEGIN {
-    printf "load: %d connections, %d s each, signature checks off\n", c, d
-    printf "baseline : %10.0f req/s   p99 %7.3f ms\n", b, bp
-    printf "steptalk : %10.0f req/s   p99 %7.3f ms   peak RSS %.1f MB\n", s, sp, rss / 1024
-    printf "ratio    : %9.1f %%  (target >= 70 %%)\n", 100 * s / b
-    if (v > 0) {
-        printf "verified : %10.0f req/s   p99 %7.3f ms   (signature checks on)\n", v, vp
-        printf "ratio    : %9.1f %%  (verified / baseline)\n", 100 * v / b
+for round in $(seq 1 "$ROUNDS"); do
+    run_round
+    tail -n "$([[ "$VERIFY" == 1 ]] && echo 3 || echo 2)" "$WORK/results" | sed "s/^/round $round: /" >&2
+done
+
+awk -v c="$CONNECTIONS" -v d="$DURATION" -v r="$ROUNDS" '
+function median(list,    n, a) { n = split(list, a, " "); asort(a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+$1 == "baseline" { base = $2; b = b " " $2; bp = bp " " $3 }
+$1 == "steptalk" { s = s " " $2; sp = sp " " $3; sr = sr " " (100 * $2 / base); if ($4 > rss) rss = $4 }
+$1 == "verified" { v = v " " $2; vp = vp " " $3; vr = vr " " (100 * $2 / base) }
+END {
+    printf "load: %d connections, %d rounds of %d s, medians over the rounds\n", c, r, d
+    printf "baseline : %10.0f req/s   p99 %7.3f ms\n", median(b), median(bp)
+    printf "steptalk : %10.0f req/s   p99 %7.3f ms   peak RSS %.1f MB   (signature checks off)\n", median(s), median(sp), rss / 1024
+    printf "ratio    : %9.1f %%  (target >= 70 %%)\n", median(sr)
+    if (v != "") {
+        printf "verified : %10.0f req/s   p99 %7.3f ms   (signature checks on)\n", median(v), median(vp)
+        printf "ratio    : %9.1f %%  (verified / baseline)\n", median(vr)
     }
-}'
+}' "$WORK/results"

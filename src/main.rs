@@ -8,6 +8,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use steptalk::outbound::Rewrite;
 
+// mimalloc: a fifth fewer instructions per request than the system allocator
+// under load (decision 0006).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "steptalk",

@@ -14,7 +14,7 @@ use proptest::test_runner::{Config, TestRunner};
 use rand::SeedableRng;
 
 use steptalk::engine::{Engine, EngineConfig, Request, SlotInput, TurnEnv, TurnInput};
-use steptalk::expr::{Value, Vars};
+use steptalk::expr::{Input, Vars};
 use steptalk::outbound::{HttpOutbound, Rewrite};
 use steptalk::scenario::Scenario;
 
@@ -125,7 +125,7 @@ async fn play(engine: &Engine, scenario: &Scenario, ops: &[Op]) -> Result<(), Te
                 continue;
             }
         };
-        let raw = Value::from(serde_json::json!({
+        let raw = Input::from(serde_json::json!({
             "session": {"new": waiting.is_none(), "user": {"userId": "prop"}},
             "request": {"type": "IntentRequest"},
         }));

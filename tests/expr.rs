@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use rand::SeedableRng;
 use serde_json::Value as J;
-use steptalk::expr::{CompileError, EvalError, Expr, Rng, Scope, Template, Value, Vars};
+use steptalk::expr::{CompileError, EvalError, Expr, Input, Rng, Scope, Template, Value, Vars};
 
 struct Case {
     line: usize,
@@ -89,7 +89,7 @@ enum Outcome {
 }
 
 fn run(case: &Case) -> (Outcome, Vec<steptalk::expr::CompileWarning>) {
-    let input = Value::from(serde_json::json!({"request": {"type": "LaunchRequest"}}));
+    let input = Input::from(serde_json::json!({"request": {"type": "LaunchRequest"}}));
     let rng: Rng = Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(42)));
     let now = chrono::DateTime::parse_from_rfc3339("2024-03-15T10:30:00Z")
         .expect("fixed clock")
@@ -204,7 +204,7 @@ fn literal_templates_render_as_written() {
     let t = Template::compile("lit", "Just text, with } and # and {").expect("compiles");
     assert!(t.value.is_literal());
     let vars = Vars::default();
-    let input = Value::null();
+    let input = Input::default();
     let rng: Rng = Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)));
     let scope = Scope {
         vars: &vars,
@@ -226,7 +226,7 @@ fn bottalk_input_and_values_round_trip() {
         "x",
         Value::from(serde_json::json!({"b": [1, 2.5, null, "s"], "a": true})),
     );
-    let input = Value::from(serde_json::json!({"request": {"intent": {"name": "HelloIntent"}}}));
+    let input = Input::from(serde_json::json!({"request": {"intent": {"name": "HelloIntent"}}}));
     let rng: Rng = Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)));
     let scope = Scope {
         vars: &vars,

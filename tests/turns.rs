@@ -39,7 +39,7 @@ use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
 use steptalk::engine::{Engine, EngineConfig, Request, SlotInput, TurnEnv, TurnInput, TurnOutput};
-use steptalk::expr::{Value, Vars};
+use steptalk::expr::{Input, Value, Vars};
 use steptalk::outbound::HttpOutbound;
 
 #[derive(Deserialize)]
@@ -142,14 +142,14 @@ async fn start_stand_in() -> (String, String) {
 }
 
 /// The `bottalk_input` of a turn: a small Alexa-like envelope.
-fn raw_input(request: &Request, token: Option<&str>, new_session: bool) -> Value {
+fn raw_input(request: &Request, token: Option<&str>, new_session: bool) -> Input {
     let kind = match request {
         Request::Launch => "LaunchRequest".to_string(),
         Request::Intent { .. } => "IntentRequest".to_string(),
         Request::SessionEnd => "SessionEndedRequest".to_string(),
         Request::Event { name } => name.clone(),
     };
-    Value::from(json!({
+    Input::from(json!({
         "session": {"new": new_session, "user": {"userId": "test-user", "accessToken": token}},
         "request": {"type": kind},
     }))

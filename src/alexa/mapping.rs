@@ -21,7 +21,7 @@ use super::envelope::{
     RequestEnvelope, Response, ResponseEnvelope,
 };
 use crate::engine::{CardOutput, Request, SlotInput, TurnInput, TurnOutput};
-use crate::expr::Value;
+use crate::expr::Input;
 use crate::scenario::{Next, Scenario, SlotKind};
 
 /// Alexa's limit on `outputSpeech` (and reprompt) text, in characters.
@@ -177,7 +177,7 @@ pub fn to_turn(env: &RequestEnvelope, raw: Json) -> Result<AlexaTurn, MappingErr
             request,
             waiting,
             secrets: secrets(env),
-            raw: Value::from(raw),
+            raw: Input::from(raw),
         },
         user_id: user_id.to_string(),
         application_id: application_id.to_string(),
@@ -242,13 +242,30 @@ fn secrets(env: &RequestEnvelope) -> Vec<String> {
 /// (no speech, no card: spec §2.2, AudioPlayer events must carry no speech),
 /// get [`ResponseEnvelope::empty`]; everything else goes through [`to_response`].
 pub fn respond(turn: &AlexaTurn, output: &TurnOutput) -> Result<ResponseEnvelope, ResponseError> {
+    if answers_empty(turn, output) {
+        Ok(ResponseEnvelope::empty())
+    } else {
+        to_response(output)
+    }
+}
+
+/// Like [`respond`], but returns the JSON bytes (serialized once, the size
+/// check done on them): what the server sends.
+pub fn respond_body(turn: &AlexaTurn, output: &TurnOutput) -> Result<Vec<u8>, ResponseError> {
+    if answers_empty(turn, output) {
+        Ok(serde_json::to_vec(&ResponseEnvelope::empty())?)
+    } else {
+        to_response_body(output)
+    }
+}
+
+/// Whether `turn` gets [`ResponseEnvelope::empty`] (see [`respond`]).
+fn answers_empty(turn: &AlexaTurn, output: &TurnOutput) -> bool {
     let silent = output.speech.trim().is_empty() && output.card.is_none();
     match turn.input.request {
-        Request::SessionEnd => Ok(ResponseEnvelope::empty()),
-        Request::Event { .. } if silent && output.waiting.is_none() => {
-            Ok(ResponseEnvelope::empty())
-        }
-        _ => to_response(output),
+        Request::SessionEnd => true,
+        Request::Event { .. } => silent && output.waiting.is_none(),
+        _ => false,
     }
 }
 

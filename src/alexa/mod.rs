@@ -12,7 +12,7 @@
 //! 3. [`mapping::to_turn`] → an [`AlexaTurn`] (the engine input, user id, skill id);
 //!    a `CanFulfillIntentRequest` is answered by [`mapping::can_fulfill`] instead;
 //! 4. the engine runs the turn;
-//! 5. [`mapping::respond`] → the [`ResponseEnvelope`], or a typed
+//! 5. [`mapping::respond`] → the [`ResponseEnvelope`] ([`mapping::respond_body`]: its bytes), or a typed
 //!    [`ResponseError`] when Alexa's limits are exceeded.
 
 pub mod envelope;

@@ -18,7 +18,7 @@ mod turn;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::expr::{Rng, Value, Vars};
+use crate::expr::{Input, Rng, Vars};
 use crate::scenario::Scenario;
 
 /// What the user (or the platform) did.
@@ -51,7 +51,7 @@ pub struct TurnInput {
     /// The waiting step's name, as carried by the platform's session.
     pub waiting: Option<String>,
     /// `bottalk_input`: the raw platform request (the whole Alexa envelope).
-    pub raw: Value,
+    pub raw: Input,
     /// Credentials in this request (access tokens): a string variable equal to
     /// one of them is never stored.
     pub secrets: Vec<String>,
@@ -236,6 +236,7 @@ pub fn is_reserved(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expr::Value;
 
     /// The server runs turns on a multi-threaded runtime: the future must be `Send`.
     #[allow(dead_code)]

@@ -145,6 +145,48 @@ impl Value {
     }
 }
 
+/// `bottalk_input`: the raw platform request, kept as JSON and converted to a
+/// template value only when an expression first reads it. Most turns never
+/// do, and converting a whole Alexa envelope costs more than the rest of the
+/// turn. Cheap to clone; the conversion happens at most once per input.
+#[derive(Clone, Default)]
+pub struct Input(Arc<LazyInput>);
+
+#[derive(Default)]
+struct LazyInput {
+    json: serde_json::Value,
+    value: std::sync::OnceLock<MV>,
+}
+
+impl Input {
+    /// The input as a template value (converted on first use).
+    pub(crate) fn value(&self) -> &MV {
+        self.0
+            .value
+            .get_or_init(|| MV::from_serialize(&self.0.json))
+    }
+    /// The input as templates see it, as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.value()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<serde_json::Value> for Input {
+    fn from(json: serde_json::Value) -> Input {
+        Input(Arc::new(LazyInput {
+            json,
+            value: std::sync::OnceLock::new(),
+        }))
+    }
+}
+
+impl fmt::Debug for Input {
+    // An Alexa envelope holds access tokens: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Input(..)")
+    }
+}
+
 impl From<serde_json::Value> for Value {
     fn from(v: serde_json::Value) -> Value {
         Value(MV::from_serialize(&v))
@@ -244,7 +286,7 @@ pub struct Scope<'a> {
     /// The user's variables (the turn's current state).
     pub vars: &'a Vars,
     /// `bottalk_input`: the raw platform request, for this turn only.
-    pub input: &'a Value,
+    pub input: &'a Input,
     /// Drives `random()`.
     pub rng: &'a Rng,
     /// What `'now'` means.
@@ -259,7 +301,7 @@ impl Scope<'_> {
     fn context(&self) -> MV {
         MV::from_object(runtime::Ctx {
             vars: self.vars.clone(),
-            input: self.input.0.clone(),
+            input: self.input.clone(),
             rng: self.rng.clone(),
             now: self.now,
             timezone: self.timezone,

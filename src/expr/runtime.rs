@@ -17,7 +17,7 @@ use minijinja::{Environment, Error, ErrorKind, State};
 
 use super::filters;
 use super::php::{self, invalid};
-use super::{Rng, Vars};
+use super::{Input, Rng, Vars};
 
 /// Instructions a single render or evaluation may execute: generous for
 /// real templates (a few hundred), small enough to stop a runaway loop in
@@ -27,7 +27,7 @@ pub(crate) const FUEL: u64 = 100_000;
 /// What `__scope` gives the functions that need the turn (random, date).
 pub(crate) struct Ctx {
     pub vars: Vars,
-    pub input: MV,
+    pub input: Input,
     pub rng: Rng,
     pub now: chrono::DateTime<chrono::Utc>,
     pub timezone: chrono_tz::Tz,
@@ -44,7 +44,7 @@ impl Object for Ctx {
     fn get_value(self: &Arc<Self>, key: &MV) -> Option<MV> {
         let name = key.as_str()?;
         match name {
-            "bottalk_input" => Some(self.input.clone()),
+            "bottalk_input" => Some(self.input.value().clone()),
             "__scope" => Some(MV::from_dyn_object(self.clone())),
             _ => self.vars.get(name).map(|v| v.0.clone()),
         }
@@ -240,7 +240,7 @@ fn base_env() -> Environment<'static> {
             .iter()
             .map(|(k, v)| (MV::from(k), v.0.clone()))
             .collect();
-        map.insert(MV::from("bottalk_input"), ctx.input.clone());
+        map.insert(MV::from("bottalk_input"), ctx.input.value().clone());
         Ok(MV::from_iter(map))
     });
     env.add_function("__iter", |v: MV| match v.kind() {

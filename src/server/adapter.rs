@@ -65,8 +65,7 @@ pub fn can_fulfill(scenario: &Scenario, turn: &AlexaTurn) -> Option<Vec<u8>> {
 /// The response bytes for `turn` given the engine's `output`; an error means
 /// the output breaks an Alexa limit (a turn error).
 pub fn respond(turn: &AlexaTurn, output: &TurnOutput) -> Result<Vec<u8>, ResponseError> {
-    let envelope = mapping::respond(turn, output)?;
-    Ok(serde_json::to_vec(&envelope)?)
+    mapping::respond_body(turn, output)
 }
 
 /// The apology's bytes (spec 2.1); it is within every limit by construction.

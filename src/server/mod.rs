@@ -29,15 +29,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 pub use adapter::Verifier;
 pub use error::{ApiError, ErrorReport, ServeError};
@@ -120,12 +117,12 @@ pub async fn build_state(options: &ServeOptions) -> Result<AppState, ServeError>
         Some(Arc::new(Verifier::new(config)))
     };
     Ok(AppState {
-        scenarios: Arc::new(scenarios),
         store,
         engine,
         verifier,
         skill_ids: options.skill_ids.clone().into(),
-        metrics: Metrics::new(),
+        metrics: Metrics::new().with_scenarios(scenarios.ids()),
+        scenarios: Arc::new(scenarios),
         limits: Arc::new(Limits::default()),
     })
 }
@@ -175,27 +172,19 @@ pub fn load_scenarios(dirs: &[PathBuf]) -> Result<ScenarioSet, ServeError> {
     Ok(ScenarioSet::new(scenarios))
 }
 
-/// The app: routes plus layers (outermost first: logging and metrics of
-/// failures, panic catching, the overall request timeout). Pure: `oneshot`
-/// tests call it directly.
-pub fn router(state: AppState) -> Router {
+/// The app: the routes inside the [`Edge`](middleware::Edge) (the request's
+/// time budget, panic catching, logging and metrics of failures). A tower
+/// `Service`, so tests can also drive it with `oneshot`.
+pub fn router(state: AppState) -> middleware::Edge {
     let metrics = state.metrics.clone();
     let request_timeout = state.limits.request;
-    Router::new()
+    let routes = Router::new()
         .route("/alexa/{name}", post(routes::alexa_named))
         .route("/", post(routes::alexa_root))
         .route("/healthz", get(routes::healthz))
         .route("/metrics", get(routes::metrics))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            middleware::observe,
-        ))
-        .with_state(state)
+        .with_state(state);
+    middleware::Edge::new(routes, metrics, request_timeout)
 }
 
 /// Serves [`router`]`(state)` on `listener` until `shutdown` resolves, then
@@ -214,7 +203,9 @@ pub async fn serve(
     let metrics = state.metrics.clone();
     let app = router(state);
     let upkeep = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(Duration::from_secs(5));
+        // Histograms buffer every sample until upkeep; under load that is
+        // megabytes per second, so drain them often.
+        let mut interval = tokio::time::interval(Duration::from_secs(1));
         loop {
             interval.tick().await;
             metrics.run_upkeep();

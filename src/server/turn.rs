@@ -107,7 +107,11 @@ async fn run_locked(
     let run = |record: Record| async move {
         let mut vars = Vars::from_json(record.vars);
         let env = TurnEnv {
-            rng: Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::from_os_rng())),
+            // Seeded from the thread's generator (itself seeded by the OS):
+            // no system call per turn.
+            rng: Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::from_rng(
+                &mut rand::rng(),
+            ))),
             now: chrono::Utc::now(),
         };
         let output = state

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use super::envelope::{self, EnvelopeParts};
 use super::wait;
 use crate::engine::{Engine, Request, SlotInput, TurnEnv, TurnInput, TurnOutput};
-use crate::expr::{Rng, Scope, Value, Vars};
+use crate::expr::{Input, Rng, Scope, Vars};
 use crate::nlu::Matcher;
 use crate::scenario::{Scenario, SlotKind, TestCase, TestTurn};
 
@@ -127,7 +127,7 @@ impl ScenarioRun<'_> {
             request: &request,
             now,
         });
-        let raw = Value::from(raw);
+        let raw = Input::from(raw);
         let input = TurnInput {
             request: request.clone(),
             waiting: session.waiting.clone(),
