@@ -59,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         insecure_skip_verify: true,
         rewrites: Vec::new(),
         max_record_bytes: steptalk::store::StoreOptions::default().max_record_bytes,
+        watch: false,
     };
     let mut state = build_state(&options).await?;
     state.verifier = Some(Arc::new(Verifier::new(config)));

@@ -73,6 +73,9 @@ enum Command {
         /// Largest stored record of one user, in bytes of JSON.
         #[arg(long, default_value_t = 64 * 1024, env = "STEPTALK_MAX_RECORD_BYTES")]
         max_record_bytes: usize,
+        /// Reload the scenarios when their files change (a reload with errors keeps the old ones).
+        #[arg(long, env = "STEPTALK_WATCH")]
+        watch: bool,
     },
     /// Load and validate scenarios; exit 1 on errors.
     Check {
@@ -156,6 +159,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
             insecure_skip_verify,
             rewrites,
             max_record_bytes,
+            watch,
         } => {
             // Default: every scenario under `scenarios/`.
             let dirs = if dirs.is_empty() {
@@ -163,7 +167,6 @@ fn run(command: Command) -> anyhow::Result<u8> {
             } else {
                 dirs
             };
-            let dirs = steptalk::scenario::discover(&dirs);
             let options = steptalk::server::ServeOptions {
                 dirs,
                 listen,
@@ -172,6 +175,7 @@ fn run(command: Command) -> anyhow::Result<u8> {
                 insecure_skip_verify,
                 rewrites,
                 max_record_bytes,
+                watch,
             };
             runtime()?
                 .block_on(steptalk::server::run(options))

@@ -19,6 +19,7 @@ mod adapter;
 mod error;
 mod metrics;
 mod middleware;
+mod reload;
 mod routes;
 mod state;
 mod turn;
@@ -39,14 +40,16 @@ use tokio::net::TcpListener;
 pub use adapter::Verifier;
 pub use error::{ApiError, ErrorReport, ServeError};
 pub use metrics::{ErrorKind, Metrics, Outcome};
-pub use state::{AppState, Limits, ScenarioSet};
+pub use reload::{watch, ScenarioWatcher};
+pub use state::{AppState, Limits, LiveScenarios, ScenarioSet};
 
 use crate::store::StoreOptions;
 
 /// `steptalk serve` options.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Scenario folders to serve (each is served under its folder name).
+    /// Scenario folders, or folders of them, to serve (each scenario under
+    /// its folder name; see [`crate::scenario::discover`]).
     pub dirs: Vec<PathBuf>,
     /// Where to listen.
     pub listen: SocketAddr,
@@ -61,6 +64,8 @@ pub struct ServeOptions {
     /// Largest stored record of one user, as JSON bytes: a turn whose variables
     /// would exceed it fails with a clear error instead of being truncated.
     pub max_record_bytes: usize,
+    /// Reload the scenarios when a file under `dirs` changes (`--watch`).
+    pub watch: bool,
 }
 
 /// Loads the scenarios, opens the store, binds `options.listen` and serves
@@ -74,11 +79,17 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let listener = TcpListener::bind(options.listen).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
-        scenarios = ?state.scenarios.ids().collect::<Vec<_>>(),
+        scenarios = ?state.scenarios.current().ids().collect::<Vec<_>>(),
         store = state.store.backend(),
         verify = state.verifier.is_some(),
+        watch = options.watch,
         "serving"
     );
+    // Watching stops when the watcher is dropped, after `serve` returns.
+    let _watcher = match options.watch {
+        true => Some(watch(&options.dirs, state.scenarios.clone())?),
+        false => None,
+    };
     serve(listener, state, shutdown_signal()).await
 }
 
@@ -122,21 +133,23 @@ pub async fn build_state(options: &ServeOptions) -> Result<AppState, ServeError>
         verifier,
         skill_ids: options.skill_ids.clone().into(),
         metrics: Metrics::new().with_scenarios(scenarios.ids()),
-        scenarios: Arc::new(scenarios),
+        scenarios: Arc::new(LiveScenarios::new(scenarios)),
         limits: Arc::new(Limits::default()),
     })
 }
 
-/// Loads every folder; an error in any stops the start, with every rendered
-/// diagnostic of every folder. Warnings are logged.
+/// Loads every scenario folder under `dirs`; an error in any stops the start
+/// (or a reload), with every rendered diagnostic of every folder. Warnings
+/// are logged.
 pub fn load_scenarios(dirs: &[PathBuf]) -> Result<ScenarioSet, ServeError> {
     if dirs.is_empty() {
         return Err(ServeError::Start("no scenario folder to serve".to_string()));
     }
+    let dirs = crate::scenario::discover(dirs);
     let mut scenarios = Vec::new();
     let mut rendered = String::new();
     let mut diagnostics = Vec::new();
-    for dir in dirs {
+    for dir in &dirs {
         let loaded = crate::scenario::load(dir);
         for diagnostic in &loaded.diagnostics {
             if diagnostic.is_error() {

@@ -20,7 +20,7 @@ pub async fn alexa_named(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScopedError> {
-    let Some(scenario) = state.scenarios.get(&name).cloned() else {
+    let Some(scenario) = state.scenarios.current().get(&name).cloned() else {
         // The unknown name goes to the log line but never into a metric label.
         return Err(ApiError::NotFound(name).into());
     };
@@ -33,8 +33,9 @@ pub async fn alexa_root(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ScopedError> {
-    let Some(scenario) = state.scenarios.single().cloned() else {
-        return Err(ApiError::Ambiguous(state.scenarios.len()).into());
+    let scenarios = state.scenarios.current();
+    let Some(scenario) = scenarios.single().cloned() else {
+        return Err(ApiError::Ambiguous(scenarios.len()).into());
     };
     answer(&state, &scenario, &headers, body).await
 }
@@ -92,7 +93,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     };
     let body = serde_json::json!({
         "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
-        "scenarios": state.scenarios.ids().collect::<Vec<_>>(),
+        "scenarios": state.scenarios.current().ids().collect::<Vec<_>>(),
         "store": { "backend": state.store.backend(), "status": store_state },
     });
     if status != StatusCode::OK {

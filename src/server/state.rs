@@ -1,7 +1,7 @@
 //! The server's shared state: a handle that is cheap to clone into every request.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::adapter::Verifier;
@@ -59,6 +59,40 @@ impl ScenarioSet {
     }
 }
 
+/// The scenarios being served now. `--watch` swaps in a whole new
+/// [`ScenarioSet`] when the files change; a request takes the set once, at its
+/// start, and finishes on it.
+#[derive(Debug)]
+pub struct LiveScenarios {
+    current: RwLock<Arc<ScenarioSet>>,
+}
+
+impl LiveScenarios {
+    /// Serves `set`.
+    pub fn new(set: ScenarioSet) -> LiveScenarios {
+        LiveScenarios {
+            current: RwLock::new(Arc::new(set)),
+        }
+    }
+
+    /// The set being served.
+    pub fn current(&self) -> Arc<ScenarioSet> {
+        // The lock only guards an `Arc` swap: a panic cannot leave it half-written.
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Serves `set` from now on.
+    pub fn replace(&self, set: ScenarioSet) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(set);
+    }
+}
+
 /// Limits and budgets of the HTTP edge.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -98,8 +132,8 @@ impl Default for Limits {
 /// Everything a request handler needs. Each field is a cheap handle.
 #[derive(Clone)]
 pub struct AppState {
-    /// The served scenarios.
-    pub scenarios: Arc<ScenarioSet>,
+    /// The served scenarios (swapped by `--watch`).
+    pub scenarios: Arc<LiveScenarios>,
     /// Where user variables live.
     pub store: Arc<dyn Store>,
     /// Runs turns (holds the outbound HTTP client).

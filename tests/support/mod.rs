@@ -69,6 +69,7 @@ pub fn options(scenarios: &[&str]) -> ServeOptions {
         insecure_skip_verify: true,
         rewrites: Vec::new(),
         max_record_bytes: steptalk::store::StoreOptions::default().max_record_bytes,
+        watch: false,
     }
 }
 
