@@ -4,7 +4,7 @@
 //!
 //! One hand-written service instead of three tower layers (`TimeoutLayer`,
 //! `CatchPanicLayer`, `from_fn`): each layer boxes and clones every route per
-//! request, which cost about 7 % of a turn's instructions (decision 0006).
+//! request, which cost about 6 % of a request's instructions (decision 0006).
 
 use std::any::Any;
 use std::convert::Infallible;
