@@ -161,4 +161,85 @@ mod tests {
             assert_eq!(report.detail, "handler panicked: boom");
         }
     }
+
+    /// What the edge answers and counts when a route panics, runs over the
+    /// budget, fails with a report, or does not exist.
+    #[tokio::test]
+    async fn the_edge_answers_and_counts_every_failure() {
+        use axum::routing::get;
+        use tower::ServiceExt as _;
+
+        async fn slow() -> &'static str {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "too late"
+        }
+        async fn panics() -> &'static str {
+            panic!("boom")
+        }
+        async fn rejects() -> Response {
+            let mut res = StatusCode::BAD_REQUEST.into_response();
+            res.extensions_mut().insert(ErrorReport {
+                scenario: "quiz".to_string(),
+                kind: ErrorKind::BadRequest,
+                detail: "not JSON".to_string(),
+            });
+            res
+        }
+        let metrics = Metrics::new();
+        let router = Router::new()
+            .route("/ok", get(|| async { "fine" }))
+            .route("/slow", get(slow))
+            .route("/panics", get(panics))
+            .route("/rejects", get(rejects));
+        let edge = Edge::new(router, metrics.clone(), Duration::from_millis(50));
+
+        let cases = [
+            ("/ok", StatusCode::OK, None),
+            (
+                "/slow",
+                StatusCode::REQUEST_TIMEOUT,
+                Some(r#"{scenario="-",kind="body"} 1"#),
+            ),
+            (
+                "/panics",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(r#"{scenario="-",kind="panic"} 1"#),
+            ),
+            (
+                "/rejects",
+                StatusCode::BAD_REQUEST,
+                Some(r#"{scenario="quiz",kind="bad_request"} 1"#),
+            ),
+            (
+                "/missing",
+                StatusCode::NOT_FOUND,
+                Some(r#"{scenario="-",kind="not_found"} 1"#),
+            ),
+        ];
+        for (path, status, counted) in cases {
+            let req = axum::http::Request::get(path)
+                .body(Body::empty())
+                .expect("a valid request");
+            let res = edge.clone().oneshot(req).await.expect("infallible");
+            assert_eq!(res.status(), status, "{path}");
+            if let Some(series) = counted {
+                let text = metrics.render();
+                assert!(
+                    text.contains(&format!("steptalk_errors_total{series}")),
+                    "{path}: no `{series}` in\n{text}"
+                );
+            }
+        }
+        let panic_body = {
+            let req = axum::http::Request::get("/panics")
+                .body(Body::empty())
+                .expect("a valid request");
+            let res = edge.clone().oneshot(req).await.expect("infallible");
+            axum::body::to_bytes(res.into_body(), 1024)
+                .await
+                .expect("a body")
+        };
+        // The panic message goes to the log, never to the client.
+        assert_eq!(&panic_body[..], br#"{"error":"internal error"}"#);
+    }
 }

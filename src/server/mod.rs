@@ -1,9 +1,10 @@
 //! `steptalk serve`: the axum app, its middleware and routes.
 //!
 //! Start reading at [`run`] (what `main` calls), then [`router`] (the routes
-//! and layers, pure, used by `oneshot` tests) and [`serve`] (the accept loop
-//! with graceful shutdown, used by loopback tests). One Alexa request goes
-//! through `turn::handle`.
+//! inside the `Edge` service of `middleware.rs`, pure, drivable with
+//! `oneshot`) and [`serve`] (the accept loop with graceful shutdown, used by
+//! loopback tests). One Alexa request goes through `turn::handle`; `--watch`
+//! lives in `reload.rs`.
 //!
 //! **Invariants:**
 //! - The server keeps no per-user memory between turns: the waiting step
