@@ -19,6 +19,7 @@ macro_rules! suite {
         mod $backend {
             suite!(@cases $backend:
                 roundtrip, version_conflict, lock_exclusion, lock_handover, lock_expiry,
+                waiters_in_order,
                 size_limit, concurrent_increments, failed_turn_saves_nothing,
                 lost_race_reruns_turn, unavailable_then_recovery, two_processes);
         }
@@ -145,6 +146,34 @@ async fn lock_expiry(backend: &Backend) {
     // After lock_ttl (500 ms) the lock is free again.
     let taken = store.lock(&user, Duration::from_secs(10)).await.unwrap();
     taken.release().await.unwrap();
+}
+
+/// Turns of one user waiting in one process get the lock in the order they
+/// asked for it: a polled lock alone would let late waiters overtake (and an
+/// unlucky one wait until its lock wait runs out).
+async fn waiters_in_order(backend: &Backend) {
+    let store = backend.open(options()).await;
+    let user = key("queue");
+    let held = store.lock(&user, Duration::from_secs(1)).await.unwrap();
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for i in 0..5 {
+        let (store, user, order) = (store.clone(), user.clone(), order.clone());
+        waiters.push(tokio::spawn(async move {
+            let lock = store.lock(&user, Duration::from_secs(20)).await.unwrap();
+            order.lock().unwrap().push(i);
+            // Hold it a little, so a waiter that polls has time to overtake.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            lock.release().await.unwrap();
+        }));
+        // Each waiter is in line before the next one asks.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    held.release().await.unwrap();
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
 }
 
 async fn size_limit(backend: &Backend) {

@@ -9,14 +9,16 @@
 //! for ever) that lives in the backend itself (so it holds across processes).
 //!
 //! Start reading at [`open`] and [`with_user`], the helper the server wraps
-//! around each turn. Every backend lives in its own file; [`metered`] wraps the
-//! chosen one to record latency and error metrics. No backend may truncate a
+//! around each turn. Every backend lives in its own file; [`queue`] lines up
+//! one user's turns in this process in front of the chosen one, and
+//! [`metered`] wraps both to record latency and error metrics. No backend may truncate a
 //! record, block a tokio worker thread, or hang longer than its timeouts when
 //! the backend is down. `docs/stores.md` describes URLs, schemas and locking.
 
 mod memory;
 mod metered;
 mod postgres;
+mod queue;
 mod redis;
 mod sqlite;
 
@@ -200,6 +202,7 @@ impl std::fmt::Debug for dyn Store {
 /// # }).unwrap();
 /// ```
 pub async fn open(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    let lock_ttl = options.lock_ttl;
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     let inner: Box<dyn Store> = match scheme {
         Some("memory") => Box::new(memory::MemoryStore::new(options)),
@@ -213,7 +216,8 @@ pub async fn open(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, St
             ))
         }
     };
-    Ok(Arc::new(metered::Metered::new(inner)))
+    let queued = queue::Queued::new(inner, lock_ttl);
+    Ok(Arc::new(metered::Metered::new(Box::new(queued))))
 }
 
 /// Why [`with_user`] failed.
