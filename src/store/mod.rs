@@ -340,6 +340,49 @@ fn lock_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// A backend's lock, freed by one future: [`UserLock::release`] awaits it; a
+/// lock dropped unreleased (a cancelled turn) runs it in the background, and
+/// when no runtime is left to run it the backend's expiry frees the lock.
+/// Shared by the backends whose locks live in the backend (SQLite, Redis,
+/// PostgreSQL).
+struct BackendLock {
+    unlock: Option<Unlock>,
+}
+
+/// The future that frees a [`BackendLock`].
+type Unlock = std::pin::Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
+impl BackendLock {
+    /// A lock that `unlock` frees (the future runs only on release or drop).
+    fn boxed(
+        unlock: impl Future<Output = Result<(), StoreError>> + Send + 'static,
+    ) -> Box<dyn UserLock> {
+        Box::new(BackendLock {
+            unlock: Some(Box::pin(unlock)),
+        })
+    }
+}
+
+#[async_trait]
+impl UserLock for BackendLock {
+    async fn release(mut self: Box<Self>) -> Result<(), StoreError> {
+        match self.unlock.take() {
+            Some(unlock) => unlock.await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for BackendLock {
+    fn drop(&mut self) {
+        if let (Some(unlock), Ok(handle)) =
+            (self.unlock.take(), tokio::runtime::Handle::try_current())
+        {
+            handle.spawn(unlock);
+        }
+    }
+}
+
 /// Calls `try_take` until it takes the lock (`Ok(true)`) or `wait` runs out,
 /// pausing between attempts: shared by the backends whose locks are polled
 /// (SQLite, Redis, PostgreSQL).

@@ -20,7 +20,8 @@ use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 
 use super::{
-    decode, encode, lock_token, Record, Store, StoreError, StoreOptions, UserKey, UserLock, Vars,
+    decode, encode, lock_token, BackendLock, Record, Store, StoreError, StoreOptions, UserKey,
+    UserLock, Vars,
 };
 
 const BACKEND: &str = "postgres";
@@ -300,14 +301,13 @@ impl Store for PostgresStore {
             Ok(taken == 1)
         })
         .await?;
-        Ok(Box::new(PostgresLock {
-            pool: self.pool.clone(),
-            sql: self.sql.clone(),
-            key: key.clone(),
+        Ok(BackendLock::boxed(unlock(
+            self.pool.clone(),
+            self.sql.clone(),
+            key.clone(),
             token,
-            timeout: self.options.timeout,
-            released: false,
-        }))
+            self.options.timeout,
+        )))
     }
 
     async fn health(&self) -> Result<(), StoreError> {
@@ -318,15 +318,6 @@ impl Store for PostgresStore {
         .await
         .map(drop)
     }
-}
-
-struct PostgresLock {
-    pool: Pool,
-    sql: std::sync::Arc<Sql>,
-    key: UserKey,
-    token: String,
-    timeout: Duration,
-    released: bool,
 }
 
 async fn unlock(
@@ -345,38 +336,4 @@ async fn unlock(
     })
     .await
     .map(drop)
-}
-
-#[async_trait]
-impl UserLock for PostgresLock {
-    async fn release(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.released = true;
-        unlock(
-            self.pool.clone(),
-            self.sql.clone(),
-            self.key.clone(),
-            std::mem::take(&mut self.token),
-            self.timeout,
-        )
-        .await
-    }
-}
-
-impl Drop for PostgresLock {
-    fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        // A cancelled turn: free the lock in the background; if that fails
-        // the row expires by itself.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(unlock(
-                self.pool.clone(),
-                self.sql.clone(),
-                self.key.clone(),
-                std::mem::take(&mut self.token),
-                self.timeout,
-            ));
-        }
-    }
 }

@@ -16,7 +16,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use super::{
-    decode, encode, lock_token, Record, Store, StoreError, StoreOptions, UserKey, UserLock, Vars,
+    decode, encode, lock_token, BackendLock, Record, Store, StoreError, StoreOptions, UserKey,
+    UserLock, Vars,
 };
 
 const BACKEND: &str = "redis";
@@ -187,13 +188,12 @@ impl Store for RedisStore {
             Ok(reply != redis::Value::Nil)
         })
         .await?;
-        Ok(Box::new(RedisLock {
+        Ok(BackendLock::boxed(unlock(
             conn,
-            script: self.release_script.clone(),
-            key: lock_key,
+            self.release_script.clone(),
+            lock_key,
             token,
-            released: false,
-        }))
+        )))
     }
 
     async fn health(&self) -> Result<(), StoreError> {
@@ -206,59 +206,18 @@ impl Store for RedisStore {
     }
 }
 
-struct RedisLock {
-    conn: ConnectionManager,
+/// Frees a lock: deletes the key only if it still holds `token`.
+async fn unlock(
+    mut conn: ConnectionManager,
     script: Script,
     key: String,
     token: String,
-    released: bool,
-}
-
-impl RedisLock {
-    async fn unlock(
-        mut conn: ConnectionManager,
-        script: Script,
-        key: String,
-        token: String,
-    ) -> Result<(), StoreError> {
-        let _: i64 = script
-            .key(key)
-            .arg(token)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error)?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl UserLock for RedisLock {
-    async fn release(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.released = true;
-        Self::unlock(
-            self.conn.clone(),
-            self.script.clone(),
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.token),
-        )
+) -> Result<(), StoreError> {
+    let _: i64 = script
+        .key(key)
+        .arg(token)
+        .invoke_async(&mut conn)
         .await
-    }
-}
-
-impl Drop for RedisLock {
-    fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        // A cancelled turn: free the lock in the background; if that fails
-        // the key expires by itself.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(Self::unlock(
-                self.conn.clone(),
-                self.script.clone(),
-                std::mem::take(&mut self.key),
-                std::mem::take(&mut self.token),
-            ));
-        }
-    }
+        .map_err(error)?;
+    Ok(())
 }

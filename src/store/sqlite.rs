@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{
-    decode, encode, lock_token, Record, Store, StoreError, StoreOptions, UserKey, UserLock, Vars,
+    decode, encode, lock_token, BackendLock, Record, Store, StoreError, StoreOptions, UserKey,
+    UserLock, Vars,
 };
 
 const BACKEND: &str = "sqlite";
@@ -252,48 +253,16 @@ impl Store for SqliteStore {
             })
         })
         .await?;
-        Ok(Box::new(SqliteLock {
-            db: self.db.clone(),
-            key: key.clone(),
-            token,
-            released: false,
+        let (db, key) = (self.db.clone(), key.clone());
+        Ok(BackendLock::boxed(async move {
+            tokio::task::spawn_blocking(move || db.unlock(&key, &token))
+                .await
+                .map_err(|err| StoreError::unavailable(BACKEND, err))?
         }))
     }
 
     async fn health(&self) -> Result<(), StoreError> {
         self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
             .await
-    }
-}
-
-struct SqliteLock {
-    db: Arc<Db>,
-    key: UserKey,
-    token: String,
-    released: bool,
-}
-
-#[async_trait]
-impl UserLock for SqliteLock {
-    async fn release(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.released = true;
-        let (db, key, token) = (self.db.clone(), self.key.clone(), self.token.clone());
-        tokio::task::spawn_blocking(move || db.unlock(&key, &token))
-            .await
-            .map_err(|err| StoreError::unavailable(BACKEND, err))?
-    }
-}
-
-impl Drop for SqliteLock {
-    fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        // A cancelled turn: free the lock in the background; if that is not
-        // possible the row simply expires.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let (db, key, token) = (self.db.clone(), self.key.clone(), self.token.clone());
-            handle.spawn_blocking(move || db.unlock(&key, &token));
-        }
     }
 }
