@@ -25,6 +25,8 @@ REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 POSTGRES_URL="${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 ADDR=127.0.0.1:3110
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 WORK="$(mktemp -d)"
 RUN="$(date +%s)$$"
 PID=""
@@ -41,17 +43,8 @@ cd "$ROOT"
 cargo build --release --quiet --bin steptalk
 
 # POSTs add_one; every HOT_EVERY-th request of a thread is the hot user's.
-cat >"$WORK/post.lua" <<LUA
-local counter = 0
-local thread_id = 0
-local threads = {}
-function setup(thread)
-    thread:set("thread_id", #threads + 1)
-    table.insert(threads, thread)
-end
-function init(args)
-    thread_id = tonumber(wrk.thread:get("thread_id")) or 0
-end
+wrk_thread_ids_lua >"$WORK/post.lua"
+cat >>"$WORK/post.lua" <<LUA
 local template = [[{"version":"1.0","session":{"new":true,"sessionId":"amzn1.echo-api.session.load","application":{"applicationId":"amzn1.ask.skill.load"},"attributes":{},"user":{"userId":"%s"}},"context":{"System":{"application":{"applicationId":"amzn1.ask.skill.load"},"user":{"userId":"%s"},"apiEndpoint":"https://api.amazonalexa.com"}},"request":{"type":"IntentRequest","requestId":"amzn1.echo-api.request.load","timestamp":"2024-01-01T00:00:00Z","locale":"en-US","intent":{"name":"add_one","confirmationStatus":"NONE"}}}]]
 function request()
     counter = counter + 1
@@ -65,15 +58,6 @@ function request()
     return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 LUA
-
-# wrk prints latencies as 1.23ms, 456.00us or 1.2s: prints them in ms.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-        else { print v } }'
-}
 
 # Appends a query parameter to a URL that may already have a query.
 with_param() {

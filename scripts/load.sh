@@ -32,6 +32,8 @@ VERIFIED_ADDR=127.0.0.1:3102
 VERIFY="${VERIFY:-0}"
 ROUNDS="${ROUNDS:-3}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 WORK="$(mktemp -d)"
 PIDS=()
 
@@ -48,17 +50,8 @@ cargo build --release --quiet --bin steptalk --example baseline
 if [[ "$VERIFY" == 1 ]]; then cargo build --release --quiet --example verified_serve; fi
 
 # A wrk script that POSTs an envelope with a userId from the pool (a fresh one with USERS=0).
-cat >"$WORK/post.lua" <<'LUA'
-local counter = 0
-local thread_id = 0
-local threads = {}
-function setup(thread)
-    thread:set("thread_id", #threads + 1)
-    table.insert(threads, thread)
-end
-function init(args)
-    thread_id = tonumber(wrk.thread:get("thread_id")) or 0
-end
+wrk_thread_ids_lua >"$WORK/post.lua"
+cat >>"$WORK/post.lua" <<'LUA'
 local template = [[{"version":"1.0","session":{"new":false,"sessionId":"amzn1.echo-api.session.load","application":{"applicationId":"amzn1.ask.skill.load"},"attributes":{},"user":{"userId":"amzn1.ask.account.load-%d-%d"}},"context":{"System":{"application":{"applicationId":"amzn1.ask.skill.load"},"user":{"userId":"amzn1.ask.account.load-%d-%d"},"device":{"deviceId":"amzn1.ask.device.load","supportedInterfaces":{}},"apiEndpoint":"https://api.amazonalexa.com"}},"request":{"type":"IntentRequest","requestId":"amzn1.echo-api.request.load","timestamp":"2024-01-01T00:00:00Z","locale":"en-US","intent":{"name":"AMAZON.HelpIntent","confirmationStatus":"NONE"}}}]]
 function request()
     counter = counter + 1
@@ -110,13 +103,7 @@ run_wrk() {
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     non2xx="$(awk '/Non-2xx/ {print $5}' <<<"$out")"
     if [[ -n "$non2xx" ]]; then echo "warning: $non2xx non-2xx answers from $1" >&2; fi
-    # wrk prints latencies as 1.23ms, 456.00us or 1.2s: convert to ms.
-    p99="$(awk -v v="$p99" 'BEGIN {
-        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-        else { print v } }')"
-    echo "$rps $p99"
+    echo "$rps $(to_ms "$p99")"
 }
 
 # One round: baseline, steptalk, and (VERIFY=1) steptalk verified, one after the other.
