@@ -199,20 +199,29 @@ fn conformance_table() {
     );
 }
 
+fn seeded_rng() -> Rng {
+    Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)))
+}
+
+/// A scope at the wall clock, in UTC.
+fn scope_now<'a>(vars: &'a Vars, input: &'a Input, rng: &'a Rng) -> Scope<'a> {
+    Scope {
+        vars,
+        input,
+        rng,
+        now: chrono::Utc::now(),
+        timezone: chrono_tz::UTC,
+    }
+}
+
 #[test]
 fn literal_templates_render_as_written() {
     let t = Template::compile("lit", "Just text, with } and # and {").expect("compiles");
     assert!(t.value.is_literal());
     let vars = Vars::default();
     let input = Input::default();
-    let rng: Rng = Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)));
-    let scope = Scope {
-        vars: &vars,
-        input: &input,
-        rng: &rng,
-        now: chrono::Utc::now(),
-        timezone: chrono_tz::UTC,
-    };
+    let rng = seeded_rng();
+    let scope = scope_now(&vars, &input, &rng);
     assert_eq!(
         t.value.render(&scope).expect("renders"),
         "Just text, with } and # and {"
@@ -227,14 +236,8 @@ fn bottalk_input_and_values_round_trip() {
         Value::from(serde_json::json!({"b": [1, 2.5, null, "s"], "a": true})),
     );
     let input = Input::from(serde_json::json!({"request": {"intent": {"name": "HelloIntent"}}}));
-    let rng: Rng = Arc::new(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(1)));
-    let scope = Scope {
-        vars: &vars,
-        input: &input,
-        rng: &rng,
-        now: chrono::Utc::now(),
-        timezone: chrono_tz::UTC,
-    };
+    let rng = seeded_rng();
+    let scope = scope_now(&vars, &input, &rng);
     let e = Expr::compile("t", "bottalk_input.request.intent.name").expect("compiles");
     assert_eq!(
         e.value.eval(&scope).expect("evaluates").to_json(),
